@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The registry of actions this build knows. Order is the order `validate
+ * --keys` and error messages list them in.
+ */
+#include "action.h"
+
+extern const ActionType action_vm;
+extern const ActionType action_idle;
+
+const ActionType *const action_types[] = {
+        &action_vm,
+        &action_idle,
+        NULL,
+};
+
+const ActionType *action_type_find(const char *name)
+{
+        for (size_t i = 0; action_types[i]; i++)
+                if (streq(action_types[i]->name, name))
+                        return action_types[i];
+        return NULL;
+}
+
+int action_outcome_index(const ActionType *t, const char *name)
+{
+        for (unsigned i = 0; i < t->n_outcomes; i++)
+                if (streq(t->outcomes[i].name, name))
+                        return (int)i;
+        return -1;
+}

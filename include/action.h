@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Actions: the typed operations a profile strings together. Each action is
+ * one ActionType: its profile keys (a KeySpec table over its own params
+ * struct), the outcomes one step can have, and the code that runs a step
+ * inside a worker process. The engine never knows what an action does; it
+ * forks workers, paces them, counts outcomes and journals them.
+ *
+ * Adding an action: write daemon/action-NAME.c defining an ActionType, add
+ * it to action_types[] in daemon/action.c and its file to daemon/meson.build.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "prng.h"
+#include "result.h"
+
+typedef struct Worker Worker;
+
+/* How an outcome counts. */
+typedef enum OutcomeClass {
+        OUTCOME_OK,        /* the step did what it was meant to */
+        OUTCOME_EXPECTED,  /* a failure the scenario provokes on purpose (e.g. /dev/kvm gone mid-unload) */
+        OUTCOME_ENV_ERROR, /* the host could not give what was asked (EMFILE, ENOMEM, EBUSY): not a kernel bug */
+        OUTCOME_FAILURE,   /* something that should not happen: reported, counts against the run */
+} OutcomeClass;
+
+typedef struct Outcome {
+        const char *name; /* journal and report key, e.g. "close", "sigkill", "env-error" */
+        OutcomeClass class;
+        const char *help;
+} Outcome;
+
+#define STEP_DETAIL_MAX 160
+#define ACTION_METRICS_MAX 8
+
+/* What one step reports. The engine sums metrics per actor. */
+typedef struct StepResult {
+        unsigned outcome; /* index into the action's outcomes */
+        int error;        /* negative errno behind the outcome, or 0 */
+        uint64_t metrics[ACTION_METRICS_MAX];
+        char detail[STEP_DETAIL_MAX]; /* one line for the journal, e.g. "KVM_CREATE_VCPU: Too many open files" */
+        /* Optional aligned-race measurement: spread between the two racing events, ns; 0 if none. */
+        uint64_t race_spread_ns;
+} StepResult;
+
+typedef enum ActionFlags {
+        ACTION_ACTOR = 1 << 0,       /* may be looped in an [Actor] */
+        ACTION_TRIGGER = 1 << 1,     /* may be a one-off [Trigger] */
+        ACTION_LOAD = 1 << 2,        /* may be background pressure in a [Load] */
+        ACTION_DESTRUCTIVE = 1 << 3, /* always needs the host's opt-in or --allow-destructive */
+        ACTION_NEEDS_KVM = 1 << 4,   /* needs /dev/kvm at start (module actions make it come and go) */
+} ActionFlags;
+
+typedef struct ActionType {
+        const char *name;
+        const char *summary;
+        unsigned flags;
+        const KeySpec *keys; /* action-specific keys, NULL-name terminated */
+        size_t params_size;
+        const Outcome *outcomes;
+        unsigned n_outcomes;
+        const char *const *metrics; /* NULL-terminated names of StepResult.metrics slots */
+
+        /* Cross-key checks after parsing; append to errs naming the section. Optional. */
+        int (*validate)(void *params, const char *file, const char *section, unsigned line, ConfErrors *errs);
+        /* True when these params make the action destructive (beyond ACTION_DESTRUCTIVE). Optional. */
+        bool (*is_destructive)(const void *params);
+        /* One line of plan for --dry-run: what a step does with these params. Optional. */
+        void (*describe)(const void *params, FILE *f);
+        /* Host check before a run starts: 0, or negative errno with *reason set (allocated). Optional. */
+        int (*check_host)(const void *params, char **reason);
+
+        /* In the worker process. init and done are optional; step is required. */
+        int (*worker_init)(Worker *w, const void *params, void **ret_state);
+        int (*step)(Worker *w, const void *params, void *state, StepResult *ret);
+        void (*worker_done)(Worker *w, const void *params, void *state);
+} ActionType;
+
+/* Every action the build knows, and lookup by name. */
+extern const ActionType *const action_types[];
+const ActionType *action_type_find(const char *name);
+/* Index of an outcome by name, or -1. */
+int action_outcome_index(const ActionType *t, const char *name);
+
+/* ---- what an action may ask of the worker it runs in ---- */
+
+Prng *worker_prng(Worker *w);
+const char *worker_actor_name(const Worker *w);
+unsigned worker_instance(const Worker *w);
+uint64_t worker_iteration(const Worker *w);
+/* True once the engine asked this worker to stop: long steps should check it. */
+bool worker_should_stop(Worker *w);
+/*
+ * Publishes what the worker is doing right now ("vm:create", "vm:run",
+ * "vm:sigkill"), visible to the engine without a message, so evidence can
+ * name the actions in flight when a splat appeared. phase must be a string
+ * literal or otherwise outlive the step; it is copied into shared memory.
+ */
+void worker_set_phase(Worker *w, const char *phase);
+/* Seconds-resolution free-form note that goes to the journal at once (rare events only). */
+void worker_note(Worker *w, const char *format, ...) _printf_(2, 3);
