@@ -72,6 +72,7 @@ struct Classifier {
                 char *line;
         } recent[RECENT_MAX];
         size_t recent_next;
+        bool prev_kmsg; /* the previous line was a /dev/kmsg record (dictionary lines may follow) */
         /* was the previous line (in its context) a "=====" delimiter? */
         bool prev_delim;
         char prev_delim_ctx[CTX_MAX];
@@ -733,6 +734,22 @@ static void parse_console_line(const char *s, size_t n, Line *l)
                 l->questionable = true;
 }
 
+/* "PRIO,SEQ,USEC,FLAGS[,…];": a line of `cat /dev/kmsg` */
+static bool looks_like_kmsg(const char *s, size_t n)
+{
+        size_t i = 0;
+
+        for (int field = 0; field < 3; field++) {
+                size_t d = digits(s + i, n - i);
+                if (!d || i + d >= n || s[i + d] != ',')
+                        return false;
+                i += d + 1;
+        }
+        if (i >= n || !strchr("-c+", s[i]))
+                return false;
+        return memchr(s + i, ';', n - i) != NULL;
+}
+
 int classifier_feed_line(Classifier *c, const char *line, size_t len)
 {
         Line l;
@@ -740,6 +757,25 @@ int classifier_feed_line(Classifier *c, const char *line, size_t len)
         len = MIN(len, (size_t)CLASSIFY_LINE_MAX);
         while (len > 0 && line[len - 1] == '\r')
                 len--;
+
+        /* A /dev/kmsg dump: records (with their facility) and their " KEY=VALUE" dictionary lines. */
+        if (looks_like_kmsg(line, len)) {
+                KmsgRecord rec;
+                int r = kmsg_record_parse(line, len, &rec);
+
+                if (r == 0) {
+                        c->prev_kmsg = true;
+                        r = classifier_feed_kmsg(c, &rec);
+                        kmsg_record_clear(&rec);
+                        return r;
+                }
+                if (r == -ENOMEM)
+                        return r;
+        } else if (c->prev_kmsg && len > 1 && line[0] == ' ' && memchr(line, '=', len)) {
+                c->lineno++;
+                return 0;
+        }
+        c->prev_kmsg = false;
         parse_console_line(line, len, &l);
         return process_line(c, &l);
 }
