@@ -315,10 +315,10 @@ static int run_corpus(const char *dir)
 
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
-                return log_error_errno(errno, "classify: cannot open corpus directory %s: %m", dir);
-        d = fdopendir(dup(dfd));
+                return log_error_errno(errno, "classify: cannot open corpus directory %s: %m", dir), 2;
+        d = fdopendir(fcntl(dfd, F_DUPFD_CLOEXEC, 3));
         if (!d)
-                return log_error_errno(errno, "classify: cannot read corpus directory %s: %m", dir);
+                return log_error_errno(errno, "classify: cannot read corpus directory %s: %m", dir), 2;
         while ((de = readdir(d))) {
                 char **nn;
                 if (de->d_name[0] == '.' || streq(de->d_name, "INDEX.tsv") || strstr(de->d_name, ".md"))
