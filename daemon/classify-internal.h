@@ -8,6 +8,24 @@
 
 #include "classify.h"
 
+/*
+ * memmem() for the short lines and needles here: glibc's memmem prepares a
+ * shift table on every call, which costs more than the search itself.
+ */
+static inline const char *find_str(const char *s, size_t n, const char *needle, size_t nl)
+{
+        const char *p = s, *end = s + n;
+
+        if (nl == 0)
+                return s;
+        while (p + nl <= end && (p = memchr(p, needle[0], (size_t)(end - p - nl + 1)))) {
+                if (memcmp(p + 1, needle + 1, nl - 1) == 0)
+                        return p;
+                p++;
+        }
+        return NULL;
+}
+
 typedef struct OopsGroup OopsGroup;
 
 /* Compiles the format tables once per process. 0, -ENOMEM or -EINVAL (a bad built-in pattern). */

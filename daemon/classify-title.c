@@ -702,6 +702,18 @@ static Format syzfatal_formats[] = {
         {},
 };
 
+/* Go programs crashing on the console (syzkaller's own tools, in its logs). */
+static Format go_panic_formats[] = {
+        { .title = "panic: Sentry detected .* stuck task", .fmt = "panic: Sentry detected stuck tasks" },
+        { .title = "panic:(.*)", .fmt = "panic:{1}" },
+        {},
+};
+
+static Format go_fatal_formats[] = {
+        { .title = "fatal error:", .fmt = "go runtime error" },
+        {},
+};
+
 /*
  * Beyond syzbot (it does not report these as bugs, a soak test must):
  * hard lockups and OOM kills. Titles in the same style.
@@ -787,6 +799,9 @@ static OopsGroup groups[] = {
         { "trusty: panic", trusty_formats, {} },
         { "SYZFAIL:", syzfail_formats, {} },
         { "SYZFATAL:", syzfatal_formats, {} },
+        /* skb_panic: and friends are kernel functions; the others are firmware and Android noise */
+        { "panic:", go_panic_formats, { "_panic:", "xlog_status:", "ddb\\.onpanic:", "evtlog_status:" } },
+        { "fatal error:", go_fatal_formats, { "ALSA", "fatal error: cannot create timer" } },
         { "Watchdog detected hard LOCKUP", hard_lockup_formats, {} },
         /* the kill line names the victim; the dump before it ("invoked oom-killer:") is context */
         { "out of memory: Kill", oom_formats, {}, NULL, true },
@@ -955,11 +970,82 @@ static bool pat_match_any(const char *const *pats, const char *s)
         return false;
 }
 
+/*
+ * The global skip list is checked for every frame of every report: its plain
+ * patterns are indexed by their first two characters, so a name is checked
+ * against the few patterns that can match at each of its positions.
+ */
+#define SKIP_BUCKETS 1024
+
+typedef struct SkipEntry {
+        const char *lit;
+        size_t len;
+        bool at_start, at_end;
+        int next; /* -1 ends the bucket */
+} SkipEntry;
+
+static SkipEntry skip_entries[ELEMENTSOF(skip_frames)];
+static int skip_buckets[SKIP_BUCKETS];
+static const char *skip_globs[ELEMENTSOF(skip_frames)]; /* patterns with '*' or '#': checked one by one */
+
+static unsigned skip_hash(const char *s)
+{
+        return ((unsigned char)s[0] * 31U + (unsigned char)s[1]) & (SKIP_BUCKETS - 1);
+}
+
+static void skip_index_init(void)
+{
+        size_t n = 0, g = 0;
+
+        for (size_t b = 0; b < SKIP_BUCKETS; b++)
+                skip_buckets[b] = -1;
+        for (size_t i = 0; skip_frames[i]; i++) {
+                const char *p = skip_frames[i];
+                SkipEntry *e = &skip_entries[n];
+                unsigned h;
+
+                e->at_start = p[0] == '^';
+                if (e->at_start)
+                        p++;
+                e->len = strlen(p);
+                e->at_end = e->len > 0 && p[e->len - 1] == '$';
+                if (e->at_end)
+                        e->len--;
+                if (e->len < 2 || strpbrk(p, "*#")) {
+                        skip_globs[g++] = skip_frames[i];
+                        continue;
+                }
+                e->lit = p;
+                h = skip_hash(p);
+                e->next = skip_buckets[h];
+                skip_buckets[h] = (int)n++;
+        }
+        skip_globs[g] = NULL;
+}
+
+static bool skip_global(const char *name)
+{
+        size_t len = strlen(name);
+
+        for (size_t i = 0; i + 1 < len; i++)
+                for (int k = skip_buckets[skip_hash(name + i)]; k >= 0; k = skip_entries[k].next) {
+                        const SkipEntry *e = &skip_entries[k];
+                        if ((e->at_start && i > 0) || i + e->len > len || (e->at_end && i + e->len != len))
+                                continue;
+                        if (memcmp(name + i, e->lit, e->len) == 0)
+                                return true;
+                }
+        return pat_match_any(skip_globs, name);
+}
+
 /* ---- compiled tables ---- */
 
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 static int tables_error;
 static pcre2_match_context *match_ctx;
+/* Any group's header: most lines have none, and one match tells so. */
+static pcre2_code *any_header;
+static size_t header_len[64];
 
 typedef struct Replacement {
         const char *re, *with;
@@ -1018,6 +1104,7 @@ static void tables_init_once(void)
         pcre2_set_match_limit(match_ctx, 2000000);
         pcre2_set_depth_limit(match_ctx, 20000);
         pcre2_set_heap_limit(match_ctx, 64 * 1024); /* KiB */
+        skip_index_init();
 
         for (size_t g = 0; g < ELEMENTSOF(groups); g++) {
                 for (size_t i = 0; i < IGNORES_MAX && groups[g].ignores[i]; i++)
@@ -1037,6 +1124,22 @@ static void tables_init_once(void)
         for (size_t i = 0; i < ELEMENTSOF(replacements); i++)
                 if (!(replacements[i].code = compile(replacements[i].re, false)))
                         goto fail;
+        {
+                _cleanup_free_ char *alt = NULL;
+                size_t size = 0;
+                FILE *f = open_memstream(&alt, &size);
+
+                if (!f)
+                        goto fail;
+                for (size_t g = 0; g < ELEMENTSOF(groups); g++) {
+                        fputs(g ? "|\\Q" : "\\Q", f);
+                        fputs(groups[g].header, f);
+                        fputs("\\E", f);
+                        header_len[g] = strlen(groups[g].header);
+                }
+                if (fclose(f) != 0 || !(any_header = compile(alt, false)))
+                        goto fail;
+        }
         return;
 fail:
         tables_error = -EINVAL;
@@ -1081,6 +1184,8 @@ __attribute__((destructor)) static void tables_free(void)
                 pcre2_code_free(replacements[i].code);
                 replacements[i].code = NULL;
         }
+        pcre2_code_free(any_header);
+        any_header = NULL;
         pcre2_match_context_free(match_ctx);
         match_ctx = NULL;
 }
@@ -1115,30 +1220,31 @@ static bool re_matches(pcre2_code *code, const char *s, size_t len, pcre2_match_
 
 static bool contains(const char *s, size_t len, const char *needle)
 {
-        return memmem(s, len, needle, strlen(needle)) != NULL;
+        return find_str(s, len, needle, strlen(needle)) != NULL;
 }
 
 const OopsGroup *oops_header_match(const char *line, size_t len)
 {
-        pcre2_match_data *md = NULL;
+        /* one per thread, kept: this runs for every input line */
+        static __thread pcre2_match_data *md;
         const OopsGroup *found = NULL;
+        int r;
 
         if (classify_tables_init() < 0)
                 return NULL;
-        for (size_t g = 0; g < ELEMENTSOF(groups) && !found; g++) {
+        if (!md && !(md = pcre2_match_data_create(16, NULL))) /* room for the ignore patterns' groups */
+                return NULL;
+        r = pcre2_match(any_header, (PCRE2_SPTR)line, len, 0, 0, md, match_ctx);
+        for (size_t g = 0; r > 0 && g < ELEMENTSOF(groups) && !found; g++) {
                 bool ignored = false;
 
-                if (!contains(line, len, groups[g].header))
+                if (!find_str(line, len, groups[g].header, header_len[g]))
                         continue;
-                for (size_t i = 0; i < IGNORES_MAX && groups[g].ignore_codes[i] && !ignored; i++) {
-                        if (!md && !(md = pcre2_match_data_create(16, NULL)))
-                                return NULL;
+                for (size_t i = 0; i < IGNORES_MAX && groups[g].ignore_codes[i] && !ignored; i++)
                         ignored = re_matches(groups[g].ignore_codes[i], line, len, md);
-                }
                 if (!ignored)
                         found = &groups[g];
         }
-        pcre2_match_data_free(md);
         return found;
 }
 
@@ -1355,7 +1461,7 @@ static bool match_rip_value(const char *s, size_t n, Caps *caps)
                 if (pc) {
                         const char *rest = s + i + pc;
                         size_t rn = n - i - pc;
-                        if (memmem(rest, rn, "(null)>]", 8) && memmem(rest, rn, "(null)", 6))
+                        if (find_str(rest, rn, "(null)>]", 8) && find_str(rest, rn, "(null)", 6))
                                 return true;
                 }
         }
@@ -1393,7 +1499,7 @@ static bool match_rip(Span l, Caps *caps)
 
 static bool match_irq_frame(Span l, Caps *caps)
 {
-        const char *p = memmem(l.s, l.len, "--- interrupt: ", 15);
+        const char *p = find_str(l.s, l.len, "--- interrupt: ", 15);
         size_t i, n, k;
 
         if (!p)
@@ -1416,8 +1522,8 @@ static bool match_irq_frame(Span l, Caps *caps)
 
 static bool match_call_trace(Span l)
 {
-        return memmem(l.s, l.len, "Call Trace:", 11) || memmem(l.s, l.len, "Call trace:", 11) ||
-               memmem(l.s, l.len, "Backtrace:", 10);
+        return find_str(l.s, l.len, "Call Trace:", 11) || find_str(l.s, l.len, "Call trace:", 11) ||
+               find_str(l.s, l.len, "Backtrace:", 10);
 }
 
 static bool hex16_at(const char *s, size_t n)
@@ -1435,7 +1541,7 @@ static bool match_by_task(Span l, const char *what)
 {
         size_t wl = strlen(what);
 
-        for (const char *p = l.s; (p = memmem(p, (size_t)(l.s + l.len - p), what, wl)); p++) {
+        for (const char *p = l.s; (p = find_str(p, (size_t)(l.s + l.len - p), what, wl)); p++) {
                 size_t i = (size_t)(p - l.s) + wl, d = 0;
                 while (i < l.len && isdigit((unsigned char)l.s[i])) {
                         i++;
@@ -1452,14 +1558,14 @@ static bool match_stack_start(Span l)
 {
         const char *p;
 
-        if (memmem(l.s, l.len, "Call Trace", 10) || memmem(l.s, l.len, "Call trace", 10) ||
-            memmem(l.s, l.len, "Allocated:", 10) || memmem(l.s, l.len, "Freed:", 6) ||
-            memmem(l.s, l.len, "Backtrace:", 10) || memmem(l.s, l.len, "Uninit was stored to memory at", 30))
+        if (find_str(l.s, l.len, "Call Trace", 10) || find_str(l.s, l.len, "Call trace", 10) ||
+            find_str(l.s, l.len, "Allocated:", 10) || find_str(l.s, l.len, "Freed:", 6) ||
+            find_str(l.s, l.len, "Backtrace:", 10) || find_str(l.s, l.len, "Uninit was stored to memory at", 30))
                 return true;
         if (match_by_task(l, "Allocated by task ") || match_by_task(l, "Freed by task "))
                 return true;
         /* " backtrace:" or " backtrace (crc 1234abcd):", but not "stack backtrace:" */
-        for (p = l.s; (p = memmem(p, (size_t)(l.s + l.len - p), " backtrace", 10)); p++) {
+        for (p = l.s; (p = find_str(p, (size_t)(l.s + l.len - p), " backtrace", 10)); p++) {
                 size_t i = (size_t)(p - l.s) + 10;
                 if (p > l.s && p[-1] == 'k')
                         continue;
@@ -1476,7 +1582,7 @@ static bool match_stack_start(Span l)
                         return true;
         }
         /* riscv prints the stack without a header after this register line */
-        p = memmem(l.s, l.len, "status: ", 8);
+        p = find_str(l.s, l.len, "status: ", 8);
         if (p) {
                 size_t i = (size_t)(p - l.s) + 8;
                 if (hex16_at(l.s + i, l.len - i) && startswith_n(l.s + i + 16, l.len - i - 16, " badaddr: ") &&
@@ -1537,7 +1643,7 @@ static int frames_append(FrameList *f, const Caps *caps, const StackFmt *st)
                         free(name);
                         name = d;
                 }
-                if (f->n >= FRAMES_MAX || pat_match_any(skip_frames, name) || pat_match_any(st->skip, name)) {
+                if (f->n >= FRAMES_MAX || skip_global(name) || pat_match_any(st->skip, name)) {
                         free(name);
                         continue;
                 }
@@ -2069,7 +2175,7 @@ int oops_title(const OopsGroup *g, const char *text, size_t len, TitleResult *re
 
         if (!res.title) {
                 /* No format fits: the header line itself, from the header on. */
-                const char *h = memmem(text, len, g->header, strlen(g->header));
+                const char *h = find_str(text, len, g->header, strlen(g->header));
                 const char *e;
 
                 if (!h)

@@ -53,6 +53,7 @@ typedef struct Line {
         size_t raw_len, text_len;
         char ctx[CTX_MAX];
         bool task_ctx, cpu_ctx, questionable;
+        bool live; /* from /dev/kmsg: its timestamps decide when a report is over */
         uint64_t seq, ts_usec;
 } Line;
 
@@ -73,6 +74,7 @@ struct Classifier {
         } recent[RECENT_MAX];
         size_t recent_next;
         bool prev_kmsg; /* the previous line was a /dev/kmsg record (dictionary lines may follow) */
+        bool text_kmsg; /* feeding kmsg records parsed from text: a file, not live */
         /* was the previous line (in its context) a "=====" delimiter? */
         bool prev_delim;
         char prev_delim_ctx[CTX_MAX];
@@ -371,10 +373,8 @@ static bool is_delimiter(const char *s, size_t n)
         return eq >= DELIM_MIN;
 }
 
-static bool contains(const char *s, size_t n, const char *needle)
-{
-        return memmem(s, n, needle, strlen(needle)) != NULL;
-}
+/* s[0..n) contains the string literal lit */
+#define contains(s, n, lit) (find_str((s), (n), "" lit, sizeof(lit) - 1) != NULL)
 
 static void remember(Classifier *c, const Line *l)
 {
@@ -463,14 +463,17 @@ static int append(Classifier *c, Pending *p, const Line *l, bool header)
         int r;
 
         if (p->state == PENDING_ENDED) {
-                if (!panic_line) {
+                /* only a panic right after the report is its consequence */
+                if (!panic_line || (l->ts_usec != UINT64_MAX && p->ts_last != UINT64_MAX &&
+                                    l->ts_usec > p->ts_last + CLASSIFY_IDLE_USEC)) {
                         r = emit(c, p);
                         return r < 0 ? r : 0;
                 }
                 p->state = PENDING_PANIC_TAIL;
         }
 
-        p->text_lines++;
+        if (!l->questionable || header)
+                p->text_lines++;
         if (contains(l->text, l->text_len, "Disabling lock debugging due to kernel taint"))
                 skip_line = true;
         else if (contains(l->text, l->text_len, "Sending NMI from CPU"))
@@ -527,12 +530,13 @@ static int process_line(Classifier *c, const Line *l)
 
         c->lineno++;
 
-        g = l->questionable ? NULL : oops_header_match(l->text, l->text_len);
+        g = oops_header_match(l->text, l->text_len);
         p = find_slot(c, l);
 
-        /* A long silence in this context, or its clock going back (a new boot), ends the
-         * report. Only the same context: CPUs print out of order on a shared console. */
-        if (p && l->ts_usec != UINT64_MAX && p->ts_last != UINT64_MAX && streq(p->ctx, l->ctx) &&
+        /* Live from /dev/kmsg, a long silence in this context, or its clock going back (a new
+         * boot), ends the report: nothing else would before the next splat. (A log file is
+         * read whole, and logs pieced together keep their reports together, as syzkaller does.) */
+        if (p && l->live && l->ts_usec != UINT64_MAX && p->ts_last != UINT64_MAX && streq(p->ctx, l->ctx) &&
             (l->ts_usec > p->ts_last + CLASSIFY_IDLE_USEC || l->ts_usec + 1000000 < p->ts_first)) {
                 r = emit(c, p);
                 if (r < 0)
@@ -672,7 +676,7 @@ static size_t match_timestamp(const char *s, size_t n, char ctx[static CTX_MAX],
 /* syslog / journal: "Nov 22 02:19:00 host kernel: " or "2025-11-22T02:19:00+0000 host kernel: ". */
 static size_t match_syslog_prefix(const char *s, size_t n)
 {
-        const char *k = memmem(s, MIN(n, (size_t)96), " kernel: ", 9);
+        const char *k = find_str(s, MIN(n, (size_t)96), " kernel: ", 9);
         size_t i;
 
         if (!k)
@@ -700,7 +704,7 @@ static void parse_console_line(const char *s, size_t n, Line *l)
                 if (d && n > 3 + d + 28 && memcmp(s + 3 + d, " printk messages dropped ** ", 28) == 0)
                         off = 3 + d + 28;
         }
-        for (const char *p = s + off; (p = memmem(p, (size_t)(s + n - p), " login: ", 8)); p++)
+        for (const char *p = s + off; (p = find_str(p, (size_t)(s + n - p), " login: ", 8)); p++)
                 login = p + 8;
         if (login && (k = match_timestamp(login, (size_t)(s + n - login), l->ctx, &l->ts_usec)))
                 off = (size_t)(login - s) + k;
@@ -717,7 +721,7 @@ static void parse_console_line(const char *s, size_t n, Line *l)
         /* "[  12.3] host kernel: …" (journalctl -o short-monotonic) */
         k = match_syslog_prefix(s + off, n - off);
         if (!k) {
-                const char *kk = memmem(s + off, MIN(n - off, (size_t)72), " kernel: ", 9);
+                const char *kk = find_str(s + off, MIN(n - off, (size_t)72), " kernel: ", 9);
                 if (kk && !memchr(s + off, ' ', (size_t)(kk - (s + off))))
                         k = (size_t)(kk - (s + off)) + 9;
         }
@@ -728,9 +732,9 @@ static void parse_console_line(const char *s, size_t n, Line *l)
         l->cpu_ctx = l->ctx[0] == 'C';
         /* " ? func+0x…" (x86) and "… (unreliable)" (powerpc) frames are the unwinder's
          * guesses: never the guilty frame */
-        if ((memmem(l->text, l->text_len, " ? ", 3) ||
+        if ((find_str(l->text, l->text_len, " ? ", 3) ||
              (l->text_len >= 13 && memcmp(l->text + l->text_len - 13, " (unreliable)", 13) == 0)) &&
-            !memmem(l->text, l->text_len, "<EOI>", 5))
+            !find_str(l->text, l->text_len, "<EOI>", 5))
                 l->questionable = true;
 }
 
@@ -765,7 +769,9 @@ int classifier_feed_line(Classifier *c, const char *line, size_t len)
 
                 if (r == 0) {
                         c->prev_kmsg = true;
+                        c->text_kmsg = true;
                         r = classifier_feed_kmsg(c, &rec);
+                        c->text_kmsg = false;
                         kmsg_record_clear(&rec);
                         return r;
                 }
@@ -835,6 +841,7 @@ int classifier_feed_kmsg(Classifier *c, const KmsgRecord *rec)
                         .text_len = n,
                         .seq = rec->seq,
                         .ts_usec = rec->ts_usec,
+                        .live = !c->text_kmsg,
                 };
 
                 if (rec->caller[0]) {
@@ -843,7 +850,7 @@ int classifier_feed_kmsg(Classifier *c, const KmsgRecord *rec)
                         l.cpu_ctx = rec->caller[0] == 'C';
                 } else
                         strcpy(l.ctx, "console");
-                if (memmem(l.text, l.text_len, " ? ", 3) && !memmem(l.text, l.text_len, "<EOI>", 5))
+                if (find_str(l.text, l.text_len, " ? ", 3) && !find_str(l.text, l.text_len, "<EOI>", 5))
                         l.questionable = true;
                 r = process_line(c, &l);
                 if (r < 0)
