@@ -336,6 +336,11 @@ uint64_t engine_total_steps(const Engine *e)
 {
         return e->total_steps;
 }
+static uint64_t elapsed_ns(const Engine *e);
+uint64_t engine_elapsed_ns(const Engine *e)
+{
+        return elapsed_ns(e);
+}
 const Profile *engine_profile(const Engine *e)
 {
         return e->profile;

@@ -60,6 +60,7 @@ const char *engine_run_dir(const Engine *e);
 const char *engine_error(const Engine *e);
 uint64_t engine_seed(const Engine *e);
 uint64_t engine_total_steps(const Engine *e);
+uint64_t engine_elapsed_ns(const Engine *e);
 const Profile *engine_profile(const Engine *e);
 
 /* Live status (counters so far); the caller owns the returned object. */
