@@ -708,6 +708,7 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata)
         if (e->cb.progress)
                 e->cb.progress(e, e->cb.userdata);
         sd_event_source_set_time_relative(s, e->progress_interval_ns / NSEC_PER_USEC);
+        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
