@@ -156,7 +156,10 @@ static int call_string(sd_bus *bus, const char *method, char **ret, sd_bus_error
 
 static int bus_fail(const char *verb, int r, const sd_bus_error *error)
 {
-        if (sd_bus_error_is_set(error))
+        if (sd_bus_error_has_name(error, SD_BUS_ERROR_ACCESS_DENIED))
+                fprintf(stderr, "hvtorture %s: access denied: only root may start or stop runs (%s)\n", verb,
+                        error->message ? error->message : error->name);
+        else if (sd_bus_error_is_set(error))
                 fprintf(stderr, "hvtorture %s: %s\n", verb, error->message ? error->message : error->name);
         else
                 fprintf(stderr, "hvtorture %s: %s\n", verb, strerror(-r));
