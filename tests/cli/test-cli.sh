@@ -72,6 +72,15 @@ sed 's/^Interval=.*/Outcomes=env-error/' "$T/ok.ini" >"$T/env.ini"
 expect_exit 3 "$HVT" run --quiet --state-dir "$T/state" "$T/env.ini"
 expect_grep "simulated env-error" "$T/out"
 
+# JUnit XML for CI gates: well-formed, a testcase per actor, failures where steps failed.
+expect_exit 1 "$HVT" run --quiet --junit - --state-dir "$T/state" "$T/fail.ini"
+xmllint --noout "$T/out" || fail "--junit wrote malformed XML"
+[ "$(xmllint --xpath 'count(//testcase[@classname="hvtorture.Actor"])' "$T/out")" = 1 ] || fail "no Actor testcase"
+[ "$(xmllint --xpath 'count(//testcase[@name="a"]/failure)' "$T/out")" = 1 ] || fail "the failing actor has no <failure>"
+expect_exit 0 "$HVT" show --state-dir "$T/state" --junit "$T/show.xml" "$run_id"
+xmllint --noout "$T/show.xml" || fail "show --junit wrote malformed XML"
+[ "$(xmllint --xpath 'string(//property[@name="verdict"]/@value)' "$T/show.xml")" = pass ] || fail "verdict missing"
+
 # Bad input: exit 2 naming what was wrong.
 expect_exit 2 "$HVT" run --state-dir "$T/state" "$T/typo.ini"
 expect_grep "typo.ini:8:" "$T/err"
