@@ -31,8 +31,12 @@ typedef struct OopsGroup OopsGroup;
 /* Compiles the format tables once per process. 0, -ENOMEM or -EINVAL (a bad built-in pattern). */
 int classify_tables_init(void);
 
+/* Per caller (a Classifier): scratch space for matching header lines. */
+typedef struct pcre2_real_match_data_8 pcre2_match_data_8;
+pcre2_match_data_8 *oops_match_data_new(void);
+void oops_match_data_free(pcre2_match_data_8 *md);
 /* The report kind whose header this line carries (after its ignore list), or NULL. */
-const OopsGroup *oops_header_match(const char *line, size_t len);
+const OopsGroup *oops_header_match(const char *line, size_t len, pcre2_match_data_8 *md);
 /* A header that does not start a second report while one is open ("Kernel panic - not syncing", …). */
 bool oops_start_ignored(const char *line, size_t len);
 /* Informational messages with a stack ("FAULT_INJECTION: forcing a failure"): they end a report. */

@@ -1103,7 +1103,7 @@ static void tables_init_once(void)
         /* Bounded time and memory per match, whatever the input. */
         pcre2_set_match_limit(match_ctx, 2000000);
         pcre2_set_depth_limit(match_ctx, 20000);
-        pcre2_set_heap_limit(match_ctx, 64 * 1024); /* KiB */
+        pcre2_set_heap_limit(match_ctx, 16 * 1024); /* KiB */
         skip_index_init();
 
         for (size_t g = 0; g < ELEMENTSOF(groups); g++) {
@@ -1223,16 +1223,22 @@ static bool contains(const char *s, size_t len, const char *needle)
         return find_str(s, len, needle, strlen(needle)) != NULL;
 }
 
-const OopsGroup *oops_header_match(const char *line, size_t len)
+pcre2_match_data *oops_match_data_new(void)
 {
-        /* one per thread, kept: this runs for every input line */
-        static __thread pcre2_match_data *md;
+        return pcre2_match_data_create(16, NULL); /* room for the ignore patterns' groups */
+}
+
+void oops_match_data_free(pcre2_match_data *md)
+{
+        pcre2_match_data_free(md);
+}
+
+const OopsGroup *oops_header_match(const char *line, size_t len, pcre2_match_data *md)
+{
         const OopsGroup *found = NULL;
         int r;
 
         if (classify_tables_init() < 0)
-                return NULL;
-        if (!md && !(md = pcre2_match_data_create(16, NULL))) /* room for the ignore patterns' groups */
                 return NULL;
         r = pcre2_match(any_header, (PCRE2_SPTR)line, len, 0, 0, md, match_ctx);
         for (size_t g = 0; r > 0 && g < ELEMENTSOF(groups) && !found; g++) {

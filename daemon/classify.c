@@ -59,6 +59,7 @@ typedef struct Line {
 
 struct Classifier {
         unsigned flags;
+        pcre2_match_data_8 *md;
         ClassifyReportFn fn;
         void *userdata;
         Pending pending[CLASSIFY_PENDING_MAX];
@@ -246,6 +247,11 @@ int classifier_new(unsigned flags, ClassifyReportFn fn, void *userdata, Classifi
         c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
+        c->md = oops_match_data_new();
+        if (!c->md) {
+                free(c);
+                return -ENOMEM;
+        }
         c->flags = flags;
         c->fn = fn;
         c->userdata = userdata;
@@ -268,6 +274,7 @@ Classifier *classifier_free(Classifier *c)
                 pending_clear(&c->pending[i]);
         for (size_t i = 0; i < RECENT_MAX; i++)
                 free(c->recent[i].line);
+        oops_match_data_free(c->md);
         free(c);
         return NULL;
 }
@@ -530,7 +537,7 @@ static int process_line(Classifier *c, const Line *l)
 
         c->lineno++;
 
-        g = oops_header_match(l->text, l->text_len);
+        g = oops_header_match(l->text, l->text_len, c->md);
         p = find_slot(c, l);
 
         /* Live from /dev/kmsg, a long silence in this context, or its clock going back (a new

@@ -7,6 +7,7 @@
  * how many were lost), so evidence can say it is incomplete.
  */
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <sys/stat.h>
 
 #include "kmsg.h"
@@ -387,4 +388,30 @@ int kmsg_cursor_parse(const char *s, const char *boot_id, uint64_t *ret_seq)
                 return -ESTALE;
         *ret_seq = seq;
         return 0;
+}
+
+struct json_object *kmsg_gap_to_json(uint64_t first_lost_seq, uint64_t n_lost)
+{
+        struct json_object *o = json_object_new_object(), *t, *f, *l = NULL;
+
+        if (!o)
+                return NULL;
+        t = json_object_new_string("kmsg: records lost");
+        f = json_object_new_uint64(first_lost_seq);
+        if (n_lost > 0 && !(l = json_object_new_uint64(n_lost))) {
+                json_object_put(t);
+                json_object_put(f);
+                json_object_put(o);
+                return NULL;
+        }
+        if (!t || !f || json_object_object_add(o, "title", t) < 0) {
+                json_object_put(t);
+                json_object_put(f);
+                json_object_put(l);
+                json_object_put(o);
+                return NULL;
+        }
+        json_object_object_add(o, "first_lost_seq", f);
+        json_object_object_add(o, "lost", l); /* null: the overrun's size is unknown */
+        return o;
 }

@@ -95,6 +95,15 @@ uint64_t kmsg_reader_lost(const KmsgReader *r);      /* records lost in gaps (kn
 uint64_t kmsg_reader_gaps(const KmsgReader *r);      /* gap events */
 uint64_t kmsg_reader_malformed(const KmsgReader *r); /* records that did not parse */
 
+struct json_object;
+
+/*
+ * Evidence of a gap: {"title":"kmsg: records lost","first_lost_seq":N,"lost":N}
+ * ("lost" null when unknown). The title is constant so gaps collapse onto one
+ * evidence item with a count. NULL on allocation failure.
+ */
+struct json_object *kmsg_gap_to_json(uint64_t first_lost_seq, uint64_t n_lost);
+
 /* The kernel's boot id (/proc/sys/kernel/random/boot_id), 36 chars + NUL. */
 #define BOOT_ID_STRING_MAX 37
 int boot_id_read(char ret[static BOOT_ID_STRING_MAX]);

@@ -312,12 +312,11 @@ static size_t dir_len(const char *path)
         return slash ? (size_t)(slash - path) : 0;
 }
 
-static const PstoreSet *sort_set;
-
 /* dumps group by directory, backend, reason and count; within a group by time, then part */
-static int part_cmp(const void *a, const void *b)
+static int part_cmp(const void *a, const void *b, void *userdata)
 {
-        const PstoreRecord *x = &sort_set->records[*(const size_t *)a], *y = &sort_set->records[*(const size_t *)b];
+        const PstoreSet *set = userdata;
+        const PstoreRecord *x = &set->records[*(const size_t *)a], *y = &set->records[*(const size_t *)b];
         size_t dx = dir_len(x->path), dy = dir_len(y->path);
         int c;
 
@@ -341,9 +340,10 @@ static int part_cmp(const void *a, const void *b)
         return strcmp(x->path, y->path);
 }
 
-static int index_desc_part(const void *a, const void *b)
+static int index_desc_part(const void *a, const void *b, void *userdata)
 {
-        const PstoreRecord *x = &sort_set->records[*(const size_t *)a], *y = &sort_set->records[*(const size_t *)b];
+        const PstoreSet *set = userdata;
+        const PstoreRecord *x = &set->records[*(const size_t *)a], *y = &set->records[*(const size_t *)b];
         return x->part == y->part ? 0 : x->part > y->part ? -1 : 1;
 }
 
@@ -367,8 +367,7 @@ static int dump_build_text(PstoreSet *s, PstoreDump *d)
         size_t total = 0, o = 0;
         unsigned expect;
 
-        sort_set = s;
-        qsort(d->parts, d->n_parts, sizeof(size_t), index_desc_part);
+        qsort_r(d->parts, d->n_parts, sizeof(size_t), index_desc_part, s);
         expect = d->n_parts;
         d->complete = true;
         for (size_t i = 0; i < d->n_parts; i++) {
@@ -418,8 +417,7 @@ int pstore_set_reassemble(PstoreSet *s)
         for (size_t i = 0; i < s->n_records; i++)
                 if (s->records[i].type == PSTORE_TYPE_DMESG && !s->records[i].compressed && s->records[i].data)
                         idx[n++] = i;
-        sort_set = s;
-        qsort(idx, n, sizeof(size_t), part_cmp);
+        qsort_r(idx, n, sizeof(size_t), part_cmp, s);
 
         s->dumps = calloc(n + 1, sizeof(PstoreDump));
         if (!s->dumps)
@@ -983,6 +981,12 @@ struct json_object *pstore_dump_to_json(const PstoreSet *s, const PstoreDump *d)
                 }
         }
         k |= add(o, "parts", parts);
+        {
+                char title[128];
+                snprintf(title, sizeof title, "pstore: %s dump from %s", d->reason[0] ? d->reason : "kmsg",
+                         strna(d->backend));
+                k |= add(o, "title", json_object_new_string(title));
+        }
         if (d->backend)
                 k |= add(o, "backend", json_object_new_string(d->backend));
         k |= add(o, "reason", json_object_new_string(d->reason));

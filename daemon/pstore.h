@@ -145,5 +145,8 @@ int pstore_collect_all(int src_dirfd, PstoreSet *s, int dst_dirfd, unsigned flag
 
 /* {"path","type","backend","id","compressed","reason","count","part","ecc","size","mtime_usec","collected_as"} */
 struct json_object *pstore_record_to_json(const PstoreRecord *rec);
-/* {"backend","reason","count","complete","parts":["dmesg-ramoops-1","dmesg-ramoops-0"],"text_size"} */
+/*
+ * {"title":"pstore: Panic dump from ramoops","backend","reason","count","complete",
+ *  "parts":["dmesg-ramoops-1","dmesg-ramoops-0"],"text_size"}
+ */
 struct json_object *pstore_dump_to_json(const PstoreSet *s, const PstoreDump *d);

@@ -157,12 +157,17 @@ static struct json_object *bits_to_json(uint64_t mask)
 struct json_object *taint_change_to_json(uint64_t before, uint64_t after)
 {
         struct json_object *o = json_object_new_object(), *added, *cleared;
-        char lb[TAINT_LETTERS_MAX], la[TAINT_LETTERS_MAX];
+        char lb[TAINT_LETTERS_MAX], la[TAINT_LETTERS_MAX], ln[TAINT_LETTERS_MAX], title[96];
 
         if (!o)
                 return NULL;
         taint_to_letters(before, lb);
         taint_to_letters(after, la);
+        taint_to_letters(after & ~before, ln);
+        if (ln[0])
+                snprintf(title, sizeof title, "kernel tainted: %s", ln);
+        else
+                snprintf(title, sizeof title, "kernel taint changed");
         added = bits_to_json(after & ~before);
         cleared = bits_to_json(before & ~after);
         if (!added || !cleared) {
@@ -171,6 +176,7 @@ struct json_object *taint_change_to_json(uint64_t before, uint64_t after)
                 json_object_put(o);
                 return NULL;
         }
+        json_object_object_add(o, "title", json_object_new_string(title));
         json_object_object_add(o, "before", json_object_new_uint64(before));
         json_object_object_add(o, "after", json_object_new_uint64(after));
         json_object_object_add(o, "before_flags", json_object_new_string(lb));

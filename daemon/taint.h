@@ -38,8 +38,9 @@ void taint_to_letters(uint64_t mask, char buf[static TAINT_LETTERS_MAX]);
 int taint_describe_new(uint64_t before, uint64_t after, char **ret);
 
 /*
- * {"before":N,"after":N,"before_flags":"W","after_flags":"DW",
+ * {"title":"kernel tainted: D","before":N,"after":N,"before_flags":"W","after_flags":"DW",
  *  "new":[{"bit":7,"flag":"D","description":"…"}],"cleared":[…]}
- * NULL on allocation failure.
+ * The title names the new letters, so the same new taint collapses onto one
+ * evidence item. NULL on allocation failure.
  */
 struct json_object *taint_change_to_json(uint64_t before, uint64_t after);

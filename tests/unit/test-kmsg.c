@@ -6,6 +6,7 @@
  * separate meson test): a real round trip through /dev/kmsg as root.
  */
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <sys/socket.h>
 
 #include "classify.h"
@@ -280,6 +281,21 @@ static void test_reader_overrun(void)
         ASSERT_EQ(kmsg_reader_gaps(r), 2);
 }
 
+static void test_gap_json(void)
+{
+        struct json_object *o = kmsg_gap_to_json(13, 2);
+
+        ASSERT_TRUE(o);
+        ASSERT_STREQ(json_object_get_string(json_object_object_get(o, "title")), "kmsg: records lost");
+        ASSERT_EQ(json_object_get_int64(json_object_object_get(o, "first_lost_seq")), 13);
+        ASSERT_EQ(json_object_get_int64(json_object_object_get(o, "lost")), 2);
+        json_object_put(o);
+        o = kmsg_gap_to_json(0, 0);
+        ASSERT_TRUE(o);
+        ASSERT_TRUE(json_object_object_get_ex(o, "lost", NULL) && !json_object_object_get(o, "lost"));
+        json_object_put(o);
+}
+
 static void test_boot_id_and_cursor(void)
 {
         char id[BOOT_ID_STRING_MAX], buf[128], path[] = "/tmp/test-kmsg-XXXXXX";
@@ -400,6 +416,7 @@ int main(int argc, char *argv[])
         test_reader_sequence();
         test_reader_resume();
         test_reader_overrun();
+        test_gap_json();
         test_boot_id_and_cursor();
         return 0;
 }

@@ -257,6 +257,7 @@ static void test_scan_sysfs_layout(void)
         ASSERT_TRUE(j);
         ASSERT_EQ(json_object_array_length(json_object_object_get(j, "parts")), 2);
         ASSERT_TRUE(json_object_get_boolean(json_object_object_get(j, "complete")));
+        ASSERT_STREQ(json_object_get_string(json_object_object_get(j, "title")), "pstore: Panic dump from ramoops");
         json_object_put(j);
         j = pstore_record_to_json(&s->records[0]);
         ASSERT_TRUE(j && json_object_object_get(j, "path") && json_object_object_get(j, "size"));

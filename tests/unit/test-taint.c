@@ -88,6 +88,7 @@ static void test_json(void)
         struct json_object *o = taint_change_to_json(1U << 9, (1U << 9) | (1U << 7)), *n;
 
         ASSERT_TRUE(o);
+        ASSERT_STREQ(json_object_get_string(json_object_object_get(o, "title")), "kernel tainted: D");
         ASSERT_EQ(json_object_get_int64(json_object_object_get(o, "before")), 512);
         ASSERT_EQ(json_object_get_int64(json_object_object_get(o, "after")), 640);
         ASSERT_STREQ(json_object_get_string(json_object_object_get(o, "after_flags")), "DW");
