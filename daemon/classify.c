@@ -279,6 +279,14 @@ Classifier *classifier_free(Classifier *c)
         return NULL;
 }
 
+bool classifier_has_pending(const Classifier *c)
+{
+        for (size_t i = 0; i < CLASSIFY_PENDING_MAX; i++)
+                if (c->pending[i].used)
+                        return true;
+        return false;
+}
+
 unsigned classifier_lines(const Classifier *c)
 {
         return c->lineno;

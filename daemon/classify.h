@@ -85,6 +85,12 @@ int classifier_feed_line(Classifier *c, const char *line, size_t len);
 int classifier_feed_kmsg(Classifier *c, const KmsgRecord *rec);
 /* Ends every open report (end of input, or the live stream has been quiet for a while). */
 int classifier_flush(Classifier *c);
+/*
+ * Whether a report is open (waiting for more lines or for its end to be
+ * confirmed). Live, arm a timer when this turns true and call
+ * classifier_flush() once kmsg has been quiet for about a second.
+ */
+bool classifier_has_pending(const Classifier *c);
 /* Input lines (or records) seen so far. */
 unsigned classifier_lines(const Classifier *c);
 

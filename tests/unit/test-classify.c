@@ -560,9 +560,12 @@ static void test_emitted_at_end_marker(void)
         const char *kasan = cases[5].log;
 
         ASSERT_OK(classifier_new(0, collect, &col, &c));
+        ASSERT_TRUE(!classifier_has_pending(c));
         ASSERT_OK(classifier_feed(c, kasan, strlen(kasan)));
+        ASSERT_TRUE(classifier_has_pending(c));
         /* the closing "=====" ends it; the next line decides that no panic follows */
         ASSERT_OK(classifier_feed_line(c, "[  101.100000] vmm[1234]: segfault", 35));
+        ASSERT_TRUE(!classifier_has_pending(c));
         ASSERT_EQ(col.n, 1);
         ASSERT_STREQ(col.v[0]->title, "KASAN: slab-use-after-free Read in kvm_vcpu_release");
         ASSERT_TRUE(!col.v[0]->panicked);
@@ -706,6 +709,35 @@ static void test_kmsg_facility(void)
                 ASSERT_EQ(col.v[0]->ts_usec, 1000101);
                 collected_clear(&col);
         }
+}
+
+/* Live, a report without an end marker is over once its context has been silent for a while. */
+static void test_live_silence(void)
+{
+        _cleanup_(classifier_freep) Classifier *c = NULL;
+        Collected col = {};
+        KmsgRecord r;
+
+        ASSERT_OK(classifier_new(0, collect, &col, &c));
+        kmsg_record(&r, KMSG_FACILITY_KERNEL, 1, "INFO: task vmm:77 blocked for more than 122 seconds.");
+        r.ts_usec = 5 * USEC_PER_SEC;
+        ASSERT_OK(classifier_feed_kmsg(c, &r));
+        kmsg_record(&r, KMSG_FACILITY_KERNEL, 2, "Call Trace:");
+        r.ts_usec = 5 * USEC_PER_SEC + 10;
+        ASSERT_OK(classifier_feed_kmsg(c, &r));
+        kmsg_record(&r, KMSG_FACILITY_KERNEL, 3, " kvm_vm_release+0x1/0x2");
+        r.ts_usec = 5 * USEC_PER_SEC + 20;
+        ASSERT_OK(classifier_feed_kmsg(c, &r));
+        ASSERT_EQ(col.n, 0);
+        /* an unrelated message much later: the hung-task report is complete, and this is not part of it */
+        kmsg_record(&r, KMSG_FACILITY_KERNEL, 4, " kvm_vcpu_release+0x1/0x2");
+        r.ts_usec = 60 * USEC_PER_SEC;
+        ASSERT_OK(classifier_feed_kmsg(c, &r));
+        ASSERT_EQ(col.n, 1);
+        ASSERT_STREQ(col.v[0]->title, "INFO: task hung in kvm_vm_release");
+        ASSERT_EQ(col.v[0]->last_seq, 3);
+        ASSERT_TRUE(!classifier_has_pending(c));
+        collected_clear(&col);
 }
 
 /* A /dev/kmsg dump (cat /dev/kmsg > file) is recognised line by line, facility included. */
@@ -921,6 +953,7 @@ int main(void)
         test_interleaved_callers();
         test_two_reports();
         test_kmsg_facility();
+        test_live_silence();
         test_kmsg_text_dump();
         test_other_prefixes();
         test_limits();
