@@ -309,7 +309,7 @@ static int run_corpus(const char *dir)
         char **names = NULL;
         size_t n_names = 0;
         unsigned crash = 0, kind_ok = 0, exact_ok = 0, clean = 0, clean_ok = 0;
-        uint64_t bytes = 0, ns = 0;
+        uint64_t bytes = 0, ns = 0, init_ns = 0;
         double kind_pct, exact_pct, mbps;
         int r = 0;
 
@@ -344,6 +344,19 @@ static int run_corpus(const char *dir)
                 goto out;
         if (n_names > 0)
                 qsort(names, n_names, sizeof(char *), name_cmp);
+
+        /* Compile the pattern tables now: throughput is the steady state, startup is reported apart. */
+        {
+                _cleanup_(classifier_freep) Classifier *warm = NULL;
+                uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+
+                r = classifier_new(0, NULL, NULL, &warm);
+                if (r < 0) {
+                        log_error_errno(r, "classify: cannot set up the classifier: %m");
+                        goto out;
+                }
+                init_ns = now_ns(CLOCK_MONOTONIC) - t0;
+        }
 
         for (size_t i = 0; i < n_names; i++) {
                 _cleanup_close_ int fd = -1;
@@ -435,8 +448,8 @@ static int run_corpus(const char *dir)
         printf("same kind:     %u/%u (%.1f%%, target >= 95%%)\n", kind_ok, crash, kind_pct);
         printf("exact title:   %u/%u (%.1f%%, target >= 85%%)\n", exact_ok, crash, exact_pct);
         printf("clean correct: %u/%u (target: all)\n", clean_ok, clean);
-        printf("throughput:    %.1f MB/s (%.2f MB in %.3f s)\n", mbps, (double)bytes / (1024.0 * 1024.0),
-               (double)ns / 1e9);
+        printf("throughput:    %.1f MB/s (%.2f MB in %.3f s; pattern tables compiled once in %.3f s)\n", mbps,
+               (double)bytes / (1024.0 * 1024.0), (double)ns / 1e9, (double)init_ns / 1e9);
         r = kind_pct >= 95.0 && exact_pct >= 85.0 && clean_ok == clean ? 0 : 1;
 out:
         for (size_t i = 0; i < n_names; i++)
