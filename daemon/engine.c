@@ -9,6 +9,7 @@
  * stop kills and reaps every worker's process group so nothing is left
  * behind: no zombie, no stray fd, no VM.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <linux/futex.h>
@@ -20,6 +21,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "evidence-monitor.h"
 #include "histogram.h"
 #include "journal.h"
 #include "log.h"
@@ -31,6 +33,9 @@
 #define RESPAWN_MAX 10
 #define FAILURE_DETAILS_MAX 8
 #define JOURNAL_STEPS_PER_SEC 20 /* per actor: individual non-OK step lines beyond this are only counted */
+#define EVIDENCE_DISTINCT_MAX 1000 /* distinct titles kept per run; later ones are only counted */
+
+static const char *const default_pstore_dirs[] = { "/sys/fs/pstore", "/var/lib/systemd/pstore", NULL };
 
 typedef struct FailureTally {
         char detail[STEP_DETAIL_MAX];
@@ -119,6 +124,12 @@ struct Engine {
 
         json_object *evidence; /* array of items, deduplicated by title */
         uint64_t evidence_counted;
+        uint64_t evidence_overflow;
+        EvidenceMonitor *monitor;
+        char *kmsg_path;
+        const char *const *pstore_dirs;
+        bool pstore_counted;
+        char *kmsg_problem; /* why splats are not being read, if they are not */
 };
 
 static void engine_maybe_finish(Engine *e);
@@ -210,6 +221,10 @@ int engine_new(sd_event *event, Profile *profile, const EngineOptions *opts, con
                 return -ENOMEM;
         if (cb)
                 e->cb = *cb;
+        if (opts->kmsg_path && !(e->kmsg_path = strdup(opts->kmsg_path)))
+                return -ENOMEM;
+        e->pstore_dirs = opts->pstore_dirs ? opts->pstore_dirs : default_pstore_dirs;
+        e->pstore_counted = opts->pstore_counted;
         e->state = RUN_PREPARING;
         e->verdict = VERDICT_ERROR;
         e->evidence = json_object_new_array();
@@ -308,6 +323,7 @@ Engine *engine_free(Engine *e)
         sd_event_source_disable_unref(e->duration_timer);
         sd_event_source_disable_unref(e->progress_timer);
         sd_event_source_disable_unref(e->kill_timer);
+        evidence_monitor_free(e->monitor);
         journal_free(e->journal);
         safe_close(e->run_fd);
         store_free(e->store);
@@ -318,6 +334,8 @@ Engine *engine_free(Engine *e)
         free(e->run_dir);
         free(e->error);
         free(e->stop_reason);
+        free(e->kmsg_path);
+        free(e->kmsg_problem);
         free(e);
         return NULL;
 }
@@ -794,6 +812,43 @@ static int write_run_start(Engine *e)
         return e->journal_error;
 }
 
+static int evidence_sink(int kind, json_object *item, bool counted, void *userdata)
+{
+        return engine_add_evidence(userdata, kind, item, counted);
+}
+
+/* Evidence sources: pstore left by a crash (before anything else runs), then kmsg live. */
+static void start_evidence(Engine *e)
+{
+        EvidenceMonitorOptions mo = {
+                .start = KMSG_START_END,
+                .after_seq = UINT64_MAX,
+                .user_facility = e->profile->evidence.kmsg_user,
+                .kmsg_path = e->kmsg_path,
+        };
+        _cleanup_close_ int evfd = openat(e->run_fd, "evidence", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r;
+
+        if (evfd >= 0 && e->pstore_dirs[0])
+                (void)evidence_collect_pstore(e->pstore_dirs, evfd, e->host && e->host->keep_pstore,
+                                              e->pstore_counted, evidence_sink, e);
+
+        if (e->kmsg_path && !e->kmsg_path[0]) {
+                e->kmsg_problem = strdup("kmsg reading is off for this run");
+                return;
+        }
+        r = evidence_monitor_new(e->event, &mo, evidence_sink, e, &e->monitor);
+        if (r < 0) {
+                json_object *rec = record_new("note");
+                if (asprintf(&e->kmsg_problem, "cannot read %s: %s; kernel splats will not be seen",
+                             e->kmsg_path ? e->kmsg_path : "/dev/kmsg", strerror(-r)) < 0)
+                        e->kmsg_problem = NULL;
+                log_warning("%s", strna(e->kmsg_problem));
+                json_object_object_add(rec, "note", jstr(e->kmsg_problem));
+                journal_write(e, rec, JOURNAL_SYNC);
+        }
+}
+
 int engine_start(Engine *e)
 {
         int r;
@@ -840,6 +895,7 @@ int engine_start(Engine *e)
         }
         e->state = RUN_RUNNING;
         e->verdict = VERDICT_PASS;
+        start_evidence(e);
 
         for (size_t i = 0; i < e->n_actors; i++) {
                 ActorRun *ar = &e->actors[i];
@@ -978,6 +1034,9 @@ static void engine_finish(Engine *e)
 
         e->kill_timer = sd_event_source_disable_unref(e->kill_timer);
         e->progress_timer = sd_event_source_disable_unref(e->progress_timer);
+        /* The last splats: whatever the kernel printed while the workers were being reaped. */
+        if (e->monitor)
+                (void)evidence_monitor_finish(e->monitor);
         e->verdict = compute_verdict(e);
         e->state = RUN_FINISHED;
 
@@ -1166,6 +1225,12 @@ json_object *engine_report_json(Engine *e)
         json_object_object_add(o, "actors", actors);
         json_object_object_add(o, "evidence", json_object_get(e->evidence));
         json_object_object_add(o, "evidence_counted", ju64(e->evidence_counted));
+        if (e->evidence_overflow)
+                json_object_object_add(o, "evidence_overflow", ju64(e->evidence_overflow));
+        if (e->monitor)
+                json_object_object_add(o, "kmsg", evidence_monitor_stats_json(e->monitor));
+        if (e->kmsg_problem)
+                json_object_object_add(o, "kmsg_problem", jstr(e->kmsg_problem));
         return o;
 }
 
@@ -1232,14 +1297,31 @@ json_object *engine_actions_in_flight(Engine *e)
         return a;
 }
 
-int engine_add_evidence(Engine *e, int kind, json_object *item)
+static void write_evidence_file(Engine *e, size_t index, json_object *item)
+{
+        _cleanup_close_ int fd = openat(e->run_fd, "evidence", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        const char *text;
+        char name[64];
+        int r;
+
+        if (fd < 0)
+                return;
+        snprintf(name, sizeof name, "%04zu-%s.json", index, json_get_str(item, "kind", "unknown"));
+        text = json_object_to_json_string_ext(item, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        r = write_file_atomic_at(fd, name, text, strlen(text));
+        if (r < 0)
+                log_warning_errno(r, "Cannot write evidence/%s, ignoring (the journal has it): %m", name);
+}
+
+int engine_add_evidence(Engine *e, int kind, json_object *item, bool counted)
 {
         const char *title = NULL;
-        json_object *v, *copy = NULL;
+        json_object *v, *copy = NULL, *rec;
+        size_t n = json_object_array_length(e->evidence), index = n;
         bool ignored = kind >= 0 && kind < 64 && (e->profile->evidence.ignore & (1ULL << kind));
-        bool counted = !ignored;
-        size_t n = json_object_array_length(e->evidence);
+        uint64_t now = now_ns(CLOCK_REALTIME) / NSEC_PER_USEC;
 
+        counted = counted && !ignored;
         if (json_object_object_get_ex(item, "title", &v))
                 title = json_object_get_string(v);
 
@@ -1250,36 +1332,50 @@ int engine_add_evidence(Engine *e, int kind, json_object *item)
                         continue;
                 json_object_object_get_ex(it, "count", &c);
                 json_object_object_add(it, "count", ju64((uint64_t)json_object_get_int64(c) + 1));
-                json_object_object_add(it, "last_seen", ju64(now_ns(CLOCK_REALTIME) / NSEC_PER_USEC));
+                json_object_object_add(it, "last_seen", ju64(now));
+                if (counted && !json_object_get_boolean(json_object_object_get(it, "counted")))
+                        json_object_object_add(it, "counted", json_object_new_boolean(true));
                 copy = it;
+                index = i;
                 break;
+        }
+        if (!copy && n >= EVIDENCE_DISTINCT_MAX) {
+                e->evidence_overflow++;
+                if (counted)
+                        e->evidence_counted++;
+                return 0;
         }
         if (!copy) {
                 if (json_object_deep_copy(item, &copy, NULL) < 0 || !copy)
                         return -ENOMEM;
                 json_object_object_add(copy, "kind", jstr(evidence_kind_to_string(kind)));
                 json_object_object_add(copy, "count", ju64(1));
-                json_object_object_add(copy, "first_seen", ju64(now_ns(CLOCK_REALTIME) / NSEC_PER_USEC));
-                json_object_object_add(copy, "last_seen", ju64(now_ns(CLOCK_REALTIME) / NSEC_PER_USEC));
+                json_object_object_add(copy, "first_seen", ju64(now));
+                json_object_object_add(copy, "last_seen", ju64(now));
                 json_object_object_add(copy, "boot_id", jstr(e->boot_id));
                 json_object_object_add(copy, "counted", json_object_new_boolean(counted));
                 if (e->state == RUN_RUNNING || e->state == RUN_STOPPING)
                         json_object_object_add(copy, "in_flight", engine_actions_in_flight(e));
                 json_object_array_add(e->evidence, copy);
+                if (e->run_fd >= 0)
+                        write_evidence_file(e, index, copy);
         }
         if (counted)
                 e->evidence_counted++;
 
-        {
-                json_object *rec = record_new("evidence");
-                json_object_object_add(rec, "kind", jstr(evidence_kind_to_string(kind)));
-                json_object_object_add(rec, "counted", json_object_new_boolean(counted));
+        rec = record_new("evidence");
+        json_object_object_add(rec, "kind", jstr(evidence_kind_to_string(kind)));
+        json_object_object_add(rec, "title", jstr(title));
+        json_object_object_add(rec, "counted", json_object_new_boolean(counted));
+        json_object_object_add(rec, "index", ju64(index));
+        if (index == n) /* the first time: the whole item, so the journal alone is enough */
                 json_object_object_add(rec, "item", json_object_get(copy));
-                journal_write(e, rec, JOURNAL_SYNC);
-        }
+        journal_write(e, rec, JOURNAL_SYNC);
+
         if (e->cb.evidence)
                 e->cb.evidence(e, copy, e->cb.userdata);
-        if (kind >= 0 && kind < 64 && (e->profile->evidence.stop_on & (1ULL << kind)) && e->state == RUN_RUNNING) {
+        if (counted && kind >= 0 && kind < 64 && (e->profile->evidence.stop_on & (1ULL << kind)) &&
+            e->state == RUN_RUNNING) {
                 char why[96];
                 snprintf(why, sizeof why, "evidence: %s", evidence_kind_to_string(kind));
                 engine_stop(e, why);

@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "bus-names.h"
+#include "evidence-monitor.h"
 #include "config.h"
 #include "host-check.h"
 #include "log.h"
@@ -33,6 +34,7 @@ struct Manager {
         sd_event_source *reap_later;
         char last_run_id[RUN_ID_MAX];
         bool exiting;
+        json_object *boot_evidence; /* crash records found at daemon start, outside any run */
 };
 
 static const char *state_dir(const Manager *m)
@@ -74,6 +76,7 @@ int manager_new(sd_event *event, const ManagerOptions *opts, Manager **ret)
         r = load_config(m, &m->host);
         if (r < 0)
                 return log_error_errno(r, "Cannot load host config %s: %m", m->config_path);
+        collect_boot_pstore(m);
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -88,12 +91,63 @@ Manager *manager_free(Manager *m)
         sd_bus_flush_close_unref(m->bus);
         host_config_free(m->host);
         host_config_free(m->run_host);
+        json_object_put(m->boot_evidence);
         sd_event_unref(m->event);
         free(m->config_path);
         free(m->state_dir_override);
         free(m->bus_address);
         free(m);
         return NULL;
+}
+
+static int boot_evidence_sink(int kind, json_object *item, bool counted, void *userdata)
+{
+        Manager *m = userdata;
+        json_object *copy = NULL;
+
+        log_warning("Crash record from before this daemon started: %s: %s", evidence_kind_to_string(kind),
+                    json_get_str(item, "title", "?"));
+        if (json_object_array_length(m->boot_evidence) < 100 && json_object_deep_copy(item, &copy, NULL) >= 0) {
+                json_object_object_add(copy, "kind", json_object_new_string(evidence_kind_to_string(kind)));
+                json_object_object_del(copy, "text");
+                json_object_array_add(m->boot_evidence, copy);
+        }
+        return 0;
+}
+
+/*
+ * pstore at daemon start: a crash since the last boot left records that
+ * the next crash could overwrite. Take them into STATE/pstore/TIME now.
+ */
+static void collect_boot_pstore(Manager *m)
+{
+        static const char *const dirs[] = { "/sys/fs/pstore", "/var/lib/systemd/pstore", NULL };
+        _cleanup_(store_freep) Store *s = NULL;
+        _cleanup_close_ int base = -1, dst = -1;
+        char name[64];
+        time_t t = time(NULL);
+        struct tm tm;
+        int r;
+
+        m->boot_evidence = json_object_new_array();
+        r = store_open(state_dir(m), &s);
+        if (r < 0)
+                return (void)log_warning_errno(r, "Cannot open %s for pstore records, ignoring: %m", state_dir(m));
+        base = open(store_path(s), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (base < 0 || (mkdirat(base, "pstore", 0755) < 0 && errno != EEXIST))
+                return (void)log_warning_errno(errno, "Cannot create %s/pstore, ignoring: %m", state_dir(m));
+        gmtime_r(&t, &tm);
+        strftime(name, sizeof name, "pstore/%Y%m%d-%H%M%S", &tm);
+        if (mkdirat(base, name, 0755) < 0 && errno != EEXIST)
+                return (void)log_warning_errno(errno, "Cannot create %s/%s, ignoring: %m", state_dir(m), name);
+        dst = openat(base, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dst < 0)
+                return;
+        r = evidence_collect_pstore(dirs, dst, m->host->keep_pstore, false, boot_evidence_sink, m);
+        if (r <= 0)
+                (void)unlinkat(base, name, AT_REMOVEDIR);
+        else
+                log_info("Kept %d pstore record(s) in %s/%s", r, state_dir(m), name);
 }
 
 int manager_reload(Manager *m)
@@ -373,6 +427,8 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
                         json_object_object_add(o, "last_run_id", json_object_new_string(m->last_run_id));
         }
         json_object_object_add(o, "daemon_pid", json_object_new_int(getpid()));
+        if (json_object_array_length(m->boot_evidence) > 0)
+                json_object_object_add(o, "boot_evidence", json_object_get(m->boot_evidence));
         json_object_object_add(o, "state_dir", json_object_new_string(state_dir(m)));
         return reply_json(msg, o);
 }

@@ -24,6 +24,12 @@ typedef struct EngineOptions {
         bool allow_destructive; /* the one-shot CLI's --allow-destructive */
         const HostConfig *host; /* borrowed for the engine's lifetime */
         uint64_t progress_interval_ns; /* 0: one second */
+        /* Evidence sources. NULL: /dev/kmsg; "" turns kmsg reading off (engine tests). */
+        const char *kmsg_path;
+        /* Where pstore records are looked for; NULL: /sys/fs/pstore and /var/lib/systemd/pstore. */
+        const char *const *pstore_dirs;
+        /* Records found at start belong to this run (a resumed run after a crash), not to an earlier one. */
+        bool pstore_counted;
 } EngineOptions;
 
 typedef struct EngineCallbacks {
@@ -72,9 +78,11 @@ int engine_status_line(Engine *e, char *buf, size_t len);
 
 /*
  * Evidence from a source (kmsg, pstore, taint, reboot): recorded in the
- * run's evidence and journal (synced). kind is an EvidenceKind. The engine
- * adds the actions in flight. The item is not consumed.
+ * run's evidence/ and journal (synced). kind is an EvidenceKind; items
+ * with equal "title" collapse into one with a count. Uncounted items (e.g.
+ * pstore records older than the run) are listed but do not change the
+ * verdict. The engine adds the actions in flight. The item is not consumed.
  */
-int engine_add_evidence(Engine *e, int kind, json_object *item);
+int engine_add_evidence(Engine *e, int kind, json_object *item, bool counted);
 /* Which workers are doing what right now: [{actor, instance, pid, phase, since_ms, iteration}]. */
 json_object *engine_actions_in_flight(Engine *e);
