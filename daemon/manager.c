@@ -8,6 +8,7 @@
  * way around it. Reads are open to everyone the policy lets in.
  */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
 #include "bus-names.h"
@@ -36,6 +37,8 @@ struct Manager {
         bool exiting;
         json_object *boot_evidence; /* crash records found at daemon start, outside any run */
 };
+
+static void collect_boot_pstore(Manager *m);
 
 static const char *state_dir(const Manager *m)
 {
