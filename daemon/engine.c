@@ -10,7 +10,6 @@
  * behind: no zombie, no stray fd, no VM.
  */
 #include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
@@ -20,125 +19,17 @@
 #include <sys/wait.h>
 
 #include "config.h"
-#include "engine.h"
-#include "evidence-monitor.h"
-#include "histogram.h"
-#include "journal.h"
+#include "engine-internal.h"
 #include "log.h"
-#include "report.h"
-#include "store.h"
-#include "worker.h"
-
-#define STOP_GRACE_NS (3 * NSEC_PER_SEC)
-#define RESPAWN_MAX 10
-#define FAILURE_DETAILS_MAX 8
-#define JOURNAL_STEPS_PER_SEC 20 /* per actor: individual non-OK step lines beyond this are only counted */
-#define EVIDENCE_DISTINCT_MAX 1000 /* distinct titles kept per run; later ones are only counted */
 
 static const char *const default_pstore_dirs[] = { "/sys/fs/pstore", "/var/lib/systemd/pstore", NULL };
-
-typedef struct FailureTally {
-        char detail[STEP_DETAIL_MAX];
-        uint64_t count;
-} FailureTally;
-
-typedef struct ActorRun {
-        Engine *engine;
-        const ProfileActor *actor;
-        uint64_t *outcomes; /* one counter per outcome of the action */
-        uint64_t metrics[ACTION_METRICS_MAX];
-        uint64_t steps;
-        Histogram step_ns;
-        Histogram spread_ns;
-        uint64_t workers_started, workers_crashed;
-        FailureTally failures[FAILURE_DETAILS_MAX];
-        uint64_t journal_window_start; /* second of the current rate-limit window */
-        unsigned journal_in_window;
-        uint64_t journal_suppressed;
-        unsigned first_worker, n_workers;
-        unsigned live;
-        /* Triggers */
-        uint64_t fired, skipped_busy;
-        AlignSlot *align; /* AlignWith=: the slot this trigger waits on */
-        bool after_iterations_fired;
-        sd_event_source *timer;
-} ActorRun;
-
-typedef enum WorkerState {
-        WS_IDLE, /* a trigger's slot between firings */
-        WS_RUNNING,
-        WS_EXITED,
-} WorkerState;
-
-typedef struct EngineWorker {
-        Engine *engine;
-        ActorRun *ar;
-        unsigned index, instance;
-        WorkerState state;
-        pid_t pid;
-        int fd;
-        sd_event_source *io, *child;
-        bool done, fatal;
-        unsigned respawns;
-        uint64_t steps;
-} EngineWorker;
-
-struct Engine {
-        sd_event *event;
-        Profile *profile;
-        const HostConfig *host;
-        char *state_dir;
-        bool allow_destructive;
-        uint64_t progress_interval_ns;
-        EngineCallbacks cb;
-
-        RunState state;
-        Verdict verdict;
-        char run_id[RUN_ID_MAX];
-        char *run_dir;
-        char boot_id[37];
-        char *error;
-        char *stop_reason;
-        bool stopped_early;
-        bool killed;
-
-        uint64_t seed;
-        uint64_t duration_ns;
-        uint64_t start_mono, start_real, end_mono, end_real;
-        uint64_t total_steps;
-
-        Store *store;
-        int run_fd;
-        Journal *journal;
-        int journal_error; /* first journal write error: the run stops, nothing already written is lost */
-
-        ActorRun *actors;
-        size_t n_actors;
-        EngineWorker *workers;
-        size_t n_workers;
-        SharedArea *shared; /* phase slots and the align table, shared with every worker */
-        size_t shared_size;
-        unsigned n_aligns;
-
-        sd_event_source *duration_timer, *progress_timer, *kill_timer;
-
-        json_object *evidence; /* array of items, deduplicated by title */
-        uint64_t evidence_counted;
-        uint64_t evidence_overflow;
-        EvidenceMonitor *monitor;
-        char *kmsg_path;
-        const char *const *pstore_dirs;
-        bool pstore_counted;
-        char *kmsg_problem; /* why splats are not being read, if they are not */
-};
 
 static void engine_maybe_finish(Engine *e);
 static int worker_start(EngineWorker *w, uint64_t iterations, bool ignore_interval);
 
 /* ---- small helpers ---- */
 
-static void set_error(Engine *e, const char *fmt, ...) _printf_(2, 3);
-static void set_error(Engine *e, const char *fmt, ...)
+void engine_set_error(Engine *e, const char *fmt, ...)
 {
         va_list ap;
         char *s = NULL;
@@ -151,18 +42,7 @@ static void set_error(Engine *e, const char *fmt, ...)
         e->error = s;
 }
 
-static json_object *jstr(const char *s)
-{
-        return json_object_new_string(s ? s : "");
-}
-
-static json_object *ju64(uint64_t v)
-{
-        /* json-c has no unsigned 64-bit type on Debian 12's 0.16 writer path; counters stay far below 2^63. */
-        return json_object_new_int64((int64_t)(v > INT64_MAX ? INT64_MAX : v));
-}
-
-static void journal_write(Engine *e, json_object *rec, JournalSync sync)
+void engine_journal_write(Engine *e, json_object *rec, JournalSync sync)
 {
         int r;
 
@@ -178,13 +58,6 @@ static void journal_write(Engine *e, json_object *rec, JournalSync sync)
                                    "everything written so far is kept", strna(e->run_dir));
                 engine_stop(e, "journal write failed");
         }
-}
-
-static json_object *record_new(const char *type)
-{
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "type", jstr(type));
-        return o;
 }
 
 static const char *describe_wait_status(const siginfo_t *si, char *buf, size_t len)
@@ -370,10 +243,11 @@ uint64_t engine_total_steps(const Engine *e)
 {
         return e->total_steps;
 }
-static uint64_t elapsed_ns(const Engine *e);
 uint64_t engine_elapsed_ns(const Engine *e)
 {
-        return elapsed_ns(e);
+        if (!e->start_mono)
+                return 0;
+        return (e->end_mono ? e->end_mono : now_ns(CLOCK_MONOTONIC)) - e->start_mono;
 }
 const Profile *engine_profile(const Engine *e)
 {
@@ -465,7 +339,7 @@ static void handle_step(EngineWorker *w, const WorkerMsg *m)
                         json_object_object_add(rec, "detail", jstr(m->result.detail));
                 if (m->result.race_spread_ns)
                         json_object_object_add(rec, "race_spread_ns", ju64(m->result.race_spread_ns));
-                journal_write(e, rec, ar->actor->role == ROLE_TRIGGER ? JOURNAL_SYNC : JOURNAL_NOSYNC);
+                engine_journal_write(e, rec, ar->actor->role == ROLE_TRIGGER ? JOURNAL_SYNC : JOURNAL_NOSYNC);
         }
 
         if (e->state == RUN_RUNNING && e->profile->iterations && e->total_steps >= e->profile->iterations)
@@ -490,7 +364,7 @@ static void handle_msg(EngineWorker *w, const WorkerMsg *m)
                 json_object_object_add(rec, "actor", jstr(w->ar->actor->name));
                 json_object_object_add(rec, "instance", json_object_new_int((int)w->instance));
                 json_object_object_add(rec, "note", jstr(m->result.detail));
-                journal_write(e, rec, JOURNAL_SYNC);
+                engine_journal_write(e, rec, JOURNAL_SYNC);
                 break;
         case WORKER_MSG_FATAL:
                 w->fatal = true;
@@ -498,9 +372,9 @@ static void handle_msg(EngineWorker *w, const WorkerMsg *m)
                 json_object_object_add(rec, "actor", jstr(w->ar->actor->name));
                 json_object_object_add(rec, "instance", json_object_new_int((int)w->instance));
                 json_object_object_add(rec, "detail", jstr(m->result.detail));
-                journal_write(e, rec, JOURNAL_SYNC);
+                engine_journal_write(e, rec, JOURNAL_SYNC);
                 if (!e->error)
-                        set_error(e, "[%s %s] instance %u: %s", profile_role_to_string(w->ar->actor->role),
+                        engine_set_error(e, "[%s %s] instance %u: %s", profile_role_to_string(w->ar->actor->role),
                                   w->ar->actor->name, w->instance, m->result.detail);
                 engine_stop(e, "worker failed");
                 break;
@@ -568,7 +442,7 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         json_object_object_add(rec, "pid", json_object_new_int(w->pid));
         json_object_object_add(rec, "status", jstr(status));
         json_object_object_add(rec, "steps", ju64(w->steps));
-        journal_write(e, rec, JOURNAL_NOSYNC);
+        engine_journal_write(e, rec, JOURNAL_NOSYNC);
 
         if (!clean && !w->fatal && e->state == RUN_RUNNING) {
                 ar->workers_crashed++;
@@ -661,7 +535,7 @@ static int worker_start(EngineWorker *w, uint64_t iterations, bool ignore_interv
         json_object_object_add(rec, "actor", jstr(w->ar->actor->name));
         json_object_object_add(rec, "instance", json_object_new_int((int)w->instance));
         json_object_object_add(rec, "pid", json_object_new_int(pid));
-        journal_write(e, rec, JOURNAL_NOSYNC);
+        engine_journal_write(e, rec, JOURNAL_NOSYNC);
         return 0;
 }
 
@@ -685,7 +559,7 @@ static void trigger_fire(Engine *e, ActorRun *ar, const char *why)
         json_object_object_add(rec, "why", jstr(why));
         json_object_object_add(rec, "steps_so_far", ju64(e->total_steps));
         json_object_object_add(rec, "boot_id", jstr(e->boot_id));
-        journal_write(e, rec, JOURNAL_SYNC);
+        engine_journal_write(e, rec, JOURNAL_SYNC);
         ar->fired++;
         if (ar->align)
                 atomic_store_explicit(&ar->align->state, ALIGN_ARMED, memory_order_release);
@@ -726,8 +600,6 @@ static int on_duration(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-static json_object *actor_counters_json(ActorRun *ar);
-
 static int on_progress(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Engine *e = userdata;
@@ -742,7 +614,7 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata)
         for (size_t i = 0; i < e->n_actors; i++)
                 json_object_object_add(actors, e->actors[i].actor->name, actor_counters_json(&e->actors[i]));
         json_object_object_add(rec, "actors", actors);
-        journal_write(e, rec, JOURNAL_NOSYNC);
+        engine_journal_write(e, rec, JOURNAL_NOSYNC);
 
         /* Triggers with At=/Every= are checked at progress granularity plus their own timers. */
         if (e->cb.progress)
@@ -767,7 +639,7 @@ static int check_host(Engine *e)
 
         if (profile_is_destructive(p, &why) && !e->allow_destructive &&
             !(e->host && e->host->allow_destructive)) {
-                set_error(e,
+                engine_set_error(e,
                           "%s: %s is destructive, and this host has not opted in: set AllowDestructive=yes in "
                           "[Host] of %s, or pass --allow-destructive to a one-shot run",
                           p->path, why, e->host && e->host->path ? e->host->path : "/etc/hvtorture/hvtorture.conf");
@@ -782,7 +654,7 @@ static int check_host(Engine *e)
                         continue;
                 r = a->action->check_host(a->params, &reason);
                 if (r < 0) {
-                        set_error(e, "[%s %s] (Action=%s) cannot run on this host: %s",
+                        engine_set_error(e, "[%s %s] (Action=%s) cannot run on this host: %s",
                                   profile_role_to_string(a->role), a->name, a->action->name,
                                   reason ? reason : strerror(-r));
                         return r;
@@ -808,45 +680,8 @@ static int write_run_start(Engine *e)
         json_object_object_add(rec, "hostname", jstr(hostname));
         json_object_object_add(rec, "pid", json_object_new_int(getpid()));
         json_object_object_add(rec, "version", jstr(PACKAGE_VERSION));
-        journal_write(e, rec, JOURNAL_SYNC);
+        engine_journal_write(e, rec, JOURNAL_SYNC);
         return e->journal_error;
-}
-
-static int evidence_sink(int kind, json_object *item, bool counted, void *userdata)
-{
-        return engine_add_evidence(userdata, kind, item, counted);
-}
-
-/* Evidence sources: pstore left by a crash (before anything else runs), then kmsg live. */
-static void start_evidence(Engine *e)
-{
-        EvidenceMonitorOptions mo = {
-                .start = KMSG_START_END,
-                .after_seq = UINT64_MAX,
-                .user_facility = e->profile->evidence.kmsg_user,
-                .kmsg_path = e->kmsg_path,
-        };
-        _cleanup_close_ int evfd = openat(e->run_fd, "evidence", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int r;
-
-        if (evfd >= 0 && e->pstore_dirs[0])
-                (void)evidence_collect_pstore(e->pstore_dirs, evfd, e->host && e->host->keep_pstore,
-                                              e->pstore_counted, evidence_sink, e);
-
-        if (e->kmsg_path && !e->kmsg_path[0]) {
-                e->kmsg_problem = strdup("kmsg reading is off for this run");
-                return;
-        }
-        r = evidence_monitor_new(e->event, &mo, evidence_sink, e, &e->monitor);
-        if (r < 0) {
-                json_object *rec = record_new("note");
-                if (asprintf(&e->kmsg_problem, "cannot read %s: %s; kernel splats will not be seen",
-                             e->kmsg_path ? e->kmsg_path : "/dev/kmsg", strerror(-r)) < 0)
-                        e->kmsg_problem = NULL;
-                log_warning("%s", strna(e->kmsg_problem));
-                json_object_object_add(rec, "note", jstr(e->kmsg_problem));
-                journal_write(e, rec, JOURNAL_SYNC);
-        }
 }
 
 int engine_start(Engine *e)
@@ -865,14 +700,14 @@ int engine_start(Engine *e)
 
         r = store_open(e->state_dir, &e->store);
         if (r < 0) {
-                set_error(e, "Cannot use the state directory %s: %s", e->state_dir, strerror(-r));
+                engine_set_error(e, "Cannot use the state directory %s: %s", e->state_dir, strerror(-r));
                 return r;
         }
         r = store_new_run_id(e->run_id);
         if (r >= 0)
                 r = store_create_run(e->store, e->run_id, &e->run_fd);
         if (r < 0) {
-                set_error(e, "Cannot create a run directory in %s/runs: %s", e->state_dir, strerror(-r));
+                engine_set_error(e, "Cannot create a run directory in %s/runs: %s", e->state_dir, strerror(-r));
                 return r;
         }
         if (asprintf(&e->run_dir, "%s/runs/%s", e->state_dir, e->run_id) < 0)
@@ -882,7 +717,7 @@ int engine_start(Engine *e)
         if (r >= 0)
                 r = journal_open(e->run_fd, "journal.jsonl", &e->journal);
         if (r < 0) {
-                set_error(e, "Cannot write the run's files in %s: %s", e->run_dir, strerror(-r));
+                engine_set_error(e, "Cannot write the run's files in %s: %s", e->run_dir, strerror(-r));
                 return r;
         }
 
@@ -890,12 +725,12 @@ int engine_start(Engine *e)
         e->start_real = now_ns(CLOCK_REALTIME);
         r = write_run_start(e);
         if (r < 0) {
-                set_error(e, "Cannot write the journal in %s: %s", e->run_dir, strerror(-r));
+                engine_set_error(e, "Cannot write the journal in %s: %s", e->run_dir, strerror(-r));
                 return r;
         }
         e->state = RUN_RUNNING;
         e->verdict = VERDICT_PASS;
-        start_evidence(e);
+        engine_start_evidence(e);
 
         for (size_t i = 0; i < e->n_actors; i++) {
                 ActorRun *ar = &e->actors[i];
@@ -912,7 +747,7 @@ int engine_start(Engine *e)
                         r = sd_event_add_time_relative(e->event, &ar->timer, CLOCK_MONOTONIC,
                                                        first / NSEC_PER_USEC, 0, on_trigger_timer, ar);
                         if (r < 0) {
-                                set_error(e, "Cannot arm [Trigger %s]: %s", a->name, strerror(-r));
+                                engine_set_error(e, "Cannot arm [Trigger %s]: %s", a->name, strerror(-r));
                                 engine_stop(e, "setup failed");
                                 return r;
                         }
@@ -922,7 +757,7 @@ int engine_start(Engine *e)
                         r = worker_start(&e->workers[ar->first_worker + k],
                                          a->role == ROLE_ACTOR ? a->iterations : 0, false);
                         if (r < 0) {
-                                set_error(e, "Cannot start [%s %s]: %s", profile_role_to_string(a->role),
+                                engine_set_error(e, "Cannot start [%s %s]: %s", profile_role_to_string(a->role),
                                           a->name, strerror(-r));
                                 engine_stop(e, "setup failed");
                                 return r;
@@ -936,7 +771,7 @@ int engine_start(Engine *e)
                 r = sd_event_add_time_relative(e->event, &e->duration_timer, CLOCK_MONOTONIC,
                                                e->duration_ns / NSEC_PER_USEC, 0, on_duration, e);
         if (r < 0) {
-                set_error(e, "Cannot arm the run's timers: %s", strerror(-r));
+                engine_set_error(e, "Cannot arm the run's timers: %s", strerror(-r));
                 engine_stop(e, "setup failed");
                 return r;
         }
@@ -962,7 +797,7 @@ void engine_stop(Engine *e, const char *reason)
         rec = record_new("stop");
         json_object_object_add(rec, "reason", jstr(reason));
         json_object_object_add(rec, "steps", ju64(e->total_steps));
-        journal_write(e, rec, JOURNAL_SYNC);
+        engine_journal_write(e, rec, JOURNAL_SYNC);
 
         e->duration_timer = sd_event_source_disable_unref(e->duration_timer);
         for (size_t i = 0; i < e->n_actors; i++)
@@ -1051,7 +886,7 @@ static void engine_finish(Engine *e)
         json_object_object_add(rec, "verdict", jstr(verdict_to_string(e->verdict)));
         json_object_object_add(rec, "steps", ju64(e->total_steps));
         json_object_object_add(rec, "reason", jstr(e->stop_reason));
-        journal_write(e, rec, JOURNAL_SYNC);
+        engine_journal_write(e, rec, JOURNAL_SYNC);
 
         if (e->cb.finished)
                 e->cb.finished(e, e->cb.userdata);
@@ -1067,319 +902,3 @@ static void engine_maybe_finish(Engine *e)
         engine_finish(e);
 }
 
-/* ---- status and report ---- */
-
-static json_object *actor_counters_json(ActorRun *ar)
-{
-        const ActionType *t = ar->actor->action;
-        json_object *o = json_object_new_object(), *oc = json_object_new_object();
-
-        json_object_object_add(o, "steps", ju64(ar->steps));
-        for (unsigned k = 0; k < t->n_outcomes; k++)
-                if (ar->outcomes[k])
-                        json_object_object_add(oc, t->outcomes[k].name, ju64(ar->outcomes[k]));
-        json_object_object_add(o, "outcomes", oc);
-        return o;
-}
-
-static json_object *histogram_json(const Histogram *h)
-{
-        json_object *o = json_object_new_object();
-
-        json_object_object_add(o, "count", ju64(h->count));
-        if (h->count) {
-                json_object_object_add(o, "min", ju64(h->min));
-                json_object_object_add(o, "p50", ju64(histogram_quantile(h, 0.5)));
-                json_object_object_add(o, "p99", ju64(histogram_quantile(h, 0.99)));
-                json_object_object_add(o, "max", ju64(h->max));
-                json_object_object_add(o, "mean", ju64(h->sum / h->count));
-        }
-        return o;
-}
-
-static const char *const class_names[] = {
-        [OUTCOME_OK] = "ok",
-        [OUTCOME_EXPECTED] = "expected",
-        [OUTCOME_ENV_ERROR] = "env-error",
-        [OUTCOME_FAILURE] = "failure",
-};
-
-static uint64_t elapsed_ns(const Engine *e)
-{
-        if (!e->start_mono)
-                return 0;
-        return (e->end_mono ? e->end_mono : now_ns(CLOCK_MONOTONIC)) - e->start_mono;
-}
-
-static json_object *actor_report_json(Engine *e, ActorRun *ar)
-{
-        const ProfileActor *a = ar->actor;
-        const ActionType *t = a->action;
-        json_object *o = actor_counters_json(ar), *classes = json_object_new_object(), *metrics, *fails;
-        uint64_t by_class[4] = {};
-        uint64_t el = elapsed_ns(e);
-
-        json_object_object_add(o, "name", jstr(a->name));
-        json_object_object_add(o, "role", jstr(profile_role_to_string(a->role)));
-        json_object_object_add(o, "action", jstr(t->name));
-        json_object_object_add(o, "instances", ju64(ar->n_workers));
-        json_object_object_add(o, "rate_per_s",
-                               json_object_new_double(el ? (double)ar->steps * 1e9 / (double)el : 0.0));
-        for (unsigned k = 0; k < t->n_outcomes; k++)
-                by_class[t->outcomes[k].class] += ar->outcomes[k];
-        for (unsigned c = 0; c < ELEMENTSOF(class_names); c++)
-                json_object_object_add(classes, class_names[c], ju64(by_class[c]));
-        json_object_object_add(o, "classes", classes);
-
-        metrics = json_object_new_object();
-        for (unsigned i = 0; t->metrics && t->metrics[i] && i < ACTION_METRICS_MAX; i++)
-                json_object_object_add(metrics, t->metrics[i], ju64(ar->metrics[i]));
-        json_object_object_add(o, "metrics", metrics);
-        json_object_object_add(o, "step_ns", histogram_json(&ar->step_ns));
-        if (ar->spread_ns.count)
-                json_object_object_add(o, "race_spread_ns", histogram_json(&ar->spread_ns));
-
-        fails = json_object_new_array();
-        for (unsigned i = 0; i < FAILURE_DETAILS_MAX; i++) {
-                json_object *f;
-                if (!ar->failures[i].count)
-                        continue;
-                f = json_object_new_object();
-                json_object_object_add(f, "detail", jstr(ar->failures[i].detail));
-                json_object_object_add(f, "count", ju64(ar->failures[i].count));
-                json_object_array_add(fails, f);
-        }
-        json_object_object_add(o, "problems", fails);
-        json_object_object_add(o, "workers_started", ju64(ar->workers_started));
-        json_object_object_add(o, "workers_crashed", ju64(ar->workers_crashed));
-        if (ar->journal_suppressed)
-                json_object_object_add(o, "journal_lines_suppressed", ju64(ar->journal_suppressed));
-        if (a->role == ROLE_TRIGGER) {
-                json_object_object_add(o, "fired", ju64(ar->fired));
-                json_object_object_add(o, "skipped_busy", ju64(ar->skipped_busy));
-                if (ar->align) {
-                        json_object_object_add(o, "aligned_with", jstr(a->align_actor));
-                        json_object_object_add(o, "aligned_phase", jstr(a->align_phase));
-                        json_object_object_add(o, "align_missed", ju64(ar->align->missed));
-                }
-        }
-        return o;
-}
-
-static void add_common(Engine *e, json_object *o)
-{
-        json_object_object_add(o, "run_id", jstr(e->run_id));
-        json_object_object_add(o, "state", jstr(run_state_to_string(e->state)));
-        json_object_object_add(o, "profile", jstr(e->profile->path));
-        if (e->profile->description)
-                json_object_object_add(o, "description", jstr(e->profile->description));
-        json_object_object_add(o, "seed", ju64(e->seed));
-        json_object_object_add(o, "duration_s", json_object_new_double(
-                                                        e->duration_ns == UINT64_MAX ? -1.0 : (double)e->duration_ns / 1e9));
-        json_object_object_add(o, "elapsed_s", json_object_new_double((double)elapsed_ns(e) / 1e9));
-        json_object_object_add(o, "steps", ju64(e->total_steps));
-        json_object_object_add(o, "run_dir", jstr(e->run_dir));
-}
-
-json_object *engine_status_json(Engine *e)
-{
-        json_object *o = json_object_new_object(), *actors = json_object_new_object();
-
-        add_common(e, o);
-        for (size_t i = 0; i < e->n_actors; i++)
-                json_object_object_add(actors, e->actors[i].actor->name, actor_counters_json(&e->actors[i]));
-        json_object_object_add(o, "actors", actors);
-        json_object_object_add(o, "evidence_count", ju64(json_object_array_length(e->evidence)));
-        if (e->state == RUN_FINISHED)
-                json_object_object_add(o, "verdict", jstr(verdict_to_string(e->verdict)));
-        return o;
-}
-
-json_object *engine_report_json(Engine *e)
-{
-        json_object *o = json_object_new_object(), *actors = json_object_new_array(), *host;
-        struct utsname u;
-        char ts[64];
-
-        add_common(e, o);
-        json_object_object_add(o, "verdict", jstr(verdict_to_string(e->verdict)));
-        json_object_object_add(o, "exit_code", json_object_new_int(verdict_exit_code(e->verdict)));
-        if (e->stop_reason)
-                json_object_object_add(o, "stop_reason", jstr(e->stop_reason));
-        if (e->error)
-                json_object_object_add(o, "error", jstr(e->error));
-        format_timestamp_iso(ts, sizeof ts, e->start_real);
-        json_object_object_add(o, "started", jstr(ts));
-        if (e->end_real) {
-                format_timestamp_iso(ts, sizeof ts, e->end_real);
-                json_object_object_add(o, "ended", jstr(ts));
-        }
-        host = json_object_new_object();
-        uname(&u);
-        json_object_object_add(host, "kernel", jstr(u.release));
-        json_object_object_add(host, "machine", jstr(u.machine));
-        json_object_object_add(host, "boot_id", jstr(e->boot_id));
-        json_object_object_add(o, "host", host);
-        for (size_t i = 0; i < e->n_actors; i++)
-                json_object_array_add(actors, actor_report_json(e, &e->actors[i]));
-        json_object_object_add(o, "actors", actors);
-        json_object_object_add(o, "evidence", json_object_get(e->evidence));
-        json_object_object_add(o, "evidence_counted", ju64(e->evidence_counted));
-        if (e->evidence_overflow)
-                json_object_object_add(o, "evidence_overflow", ju64(e->evidence_overflow));
-        if (e->monitor)
-                json_object_object_add(o, "kmsg", evidence_monitor_stats_json(e->monitor));
-        if (e->kmsg_problem)
-                json_object_object_add(o, "kmsg_problem", jstr(e->kmsg_problem));
-        return o;
-}
-
-int engine_status_line(Engine *e, char *buf, size_t len)
-{
-        char el[32], du[32];
-        size_t used;
-        uint64_t elapsed = elapsed_ns(e);
-
-        format_duration(el, sizeof el, elapsed / NSEC_PER_SEC * NSEC_PER_SEC);
-        if (e->duration_ns && e->duration_ns != UINT64_MAX)
-                format_duration(du, sizeof du, e->duration_ns);
-        else
-                snprintf(du, sizeof du, "∞");
-        used = (size_t)snprintf(buf, len, "%s/%s %" PRIu64 " steps", el, du, e->total_steps);
-        for (size_t i = 0; i < e->n_actors && used < len; i++) {
-                ActorRun *ar = &e->actors[i];
-                used += (size_t)snprintf(buf + used, len - used, " · %s %" PRIu64 " (%.0f/s)", ar->actor->name,
-                                         ar->steps, elapsed ? (double)ar->steps * 1e9 / (double)elapsed : 0.0);
-        }
-        if (used < len)
-                used += (size_t)snprintf(buf + used, len - used, " · evidence %zu",
-                                         json_object_array_length(e->evidence));
-        return 0;
-}
-
-/* ---- evidence ---- */
-
-json_object *engine_actions_in_flight(Engine *e)
-{
-        json_object *a = json_object_new_array();
-        uint64_t now = now_ns(CLOCK_MONOTONIC);
-
-        for (size_t i = 0; i < e->n_workers; i++) {
-                EngineWorker *w = &e->workers[i];
-                WorkerSlot *s = &e->shared->slots[i];
-                char phase[WORKER_PHASE_MAX];
-                uint64_t since, iteration;
-                uint32_t seq;
-                json_object *o;
-                int tries = 0;
-
-                if (w->state != WS_RUNNING)
-                        continue;
-                do { /* seqlock read */
-                        seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-                        memcpy(phase, s->phase, sizeof phase);
-                        since = s->phase_since_ns;
-                        iteration = s->iteration;
-                        atomic_thread_fence(memory_order_acquire);
-                } while ((seq & 1 || seq != atomic_load_explicit(&s->seq, memory_order_acquire)) && ++tries < 100);
-                phase[sizeof phase - 1] = '\0';
-
-                o = json_object_new_object();
-                json_object_object_add(o, "actor", jstr(w->ar->actor->name));
-                json_object_object_add(o, "instance", json_object_new_int((int)w->instance));
-                json_object_object_add(o, "pid", json_object_new_int(w->pid));
-                json_object_object_add(o, "phase", jstr(phase));
-                json_object_object_add(o, "iteration", ju64(iteration));
-                json_object_object_add(o, "since_ms", json_object_new_double(
-                                                              since && now > since ? (double)(now - since) / 1e6 : 0.0));
-                json_object_array_add(a, o);
-        }
-        return a;
-}
-
-static void write_evidence_file(Engine *e, size_t index, json_object *item)
-{
-        _cleanup_close_ int fd = openat(e->run_fd, "evidence", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        const char *text;
-        char name[64];
-        int r;
-
-        if (fd < 0)
-                return;
-        snprintf(name, sizeof name, "%04zu-%s.json", index, json_get_str(item, "kind", "unknown"));
-        text = json_object_to_json_string_ext(item, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-        r = write_file_atomic_at(fd, name, text, strlen(text));
-        if (r < 0)
-                log_warning_errno(r, "Cannot write evidence/%s, ignoring (the journal has it): %m", name);
-}
-
-int engine_add_evidence(Engine *e, int kind, json_object *item, bool counted)
-{
-        const char *title = NULL;
-        json_object *v, *copy = NULL, *rec;
-        size_t n = json_object_array_length(e->evidence), index = n;
-        bool ignored = kind >= 0 && kind < 64 && (e->profile->evidence.ignore & (1ULL << kind));
-        uint64_t now = now_ns(CLOCK_REALTIME) / NSEC_PER_USEC;
-
-        counted = counted && !ignored;
-        if (json_object_object_get_ex(item, "title", &v))
-                title = json_object_get_string(v);
-
-        /* Identical titles collapse onto one item with a count, first and last seen. */
-        for (size_t i = 0; title && i < n; i++) {
-                json_object *it = json_object_array_get_idx(e->evidence, i), *t, *c;
-                if (!json_object_object_get_ex(it, "title", &t) || !streq(json_object_get_string(t), title))
-                        continue;
-                json_object_object_get_ex(it, "count", &c);
-                json_object_object_add(it, "count", ju64((uint64_t)json_object_get_int64(c) + 1));
-                json_object_object_add(it, "last_seen", ju64(now));
-                if (counted && !json_object_get_boolean(json_object_object_get(it, "counted")))
-                        json_object_object_add(it, "counted", json_object_new_boolean(true));
-                copy = it;
-                index = i;
-                break;
-        }
-        if (!copy && n >= EVIDENCE_DISTINCT_MAX) {
-                e->evidence_overflow++;
-                if (counted)
-                        e->evidence_counted++;
-                return 0;
-        }
-        if (!copy) {
-                if (json_object_deep_copy(item, &copy, NULL) < 0 || !copy)
-                        return -ENOMEM;
-                json_object_object_add(copy, "kind", jstr(evidence_kind_to_string(kind)));
-                json_object_object_add(copy, "count", ju64(1));
-                json_object_object_add(copy, "first_seen", ju64(now));
-                json_object_object_add(copy, "last_seen", ju64(now));
-                json_object_object_add(copy, "boot_id", jstr(e->boot_id));
-                json_object_object_add(copy, "counted", json_object_new_boolean(counted));
-                if (e->state == RUN_RUNNING || e->state == RUN_STOPPING)
-                        json_object_object_add(copy, "in_flight", engine_actions_in_flight(e));
-                json_object_array_add(e->evidence, copy);
-                if (e->run_fd >= 0)
-                        write_evidence_file(e, index, copy);
-        }
-        if (counted)
-                e->evidence_counted++;
-
-        rec = record_new("evidence");
-        json_object_object_add(rec, "kind", jstr(evidence_kind_to_string(kind)));
-        json_object_object_add(rec, "title", jstr(title));
-        json_object_object_add(rec, "counted", json_object_new_boolean(counted));
-        json_object_object_add(rec, "index", ju64(index));
-        if (index == n) /* the first time: the whole item, so the journal alone is enough */
-                json_object_object_add(rec, "item", json_object_get(copy));
-        journal_write(e, rec, JOURNAL_SYNC);
-
-        if (e->cb.evidence)
-                e->cb.evidence(e, copy, e->cb.userdata);
-        if (counted && kind >= 0 && kind < 64 && (e->profile->evidence.stop_on & (1ULL << kind)) &&
-            e->state == RUN_RUNNING) {
-                char why[96];
-                snprintf(why, sizeof why, "evidence: %s", evidence_kind_to_string(kind));
-                engine_stop(e, why);
-                e->stopped_early = false; /* stopping on evidence is the profile's plan, not an interruption */
-        }
-        return 0;
-}
