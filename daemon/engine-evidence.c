@@ -110,6 +110,9 @@ int engine_add_evidence(Engine *e, int kind, json_object *item, bool counted)
         uint64_t now = now_ns(CLOCK_REALTIME) / NSEC_PER_USEC;
 
         counted = counted && !ignored;
+        /* The panic a planned panic/crash trigger caused is the plan, not a finding; anything else in its dump is. */
+        if (kind == EVIDENCE_PANIC && e->expected_panic_trigger && streq(json_get_str(item, "source", ""), "pstore"))
+                counted = false;
         if (json_object_object_get_ex(item, "title", &v))
                 title = json_object_get_string(v);
 

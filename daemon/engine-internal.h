@@ -116,6 +116,16 @@ struct Engine {
         const char *const *pstore_dirs;
         bool pstore_counted;
         char *kmsg_problem; /* why splats are not being read, if they are not */
+
+        /* Runs that outlive a boot (engine-resume.c). */
+        bool daemon_owned;
+        bool resumed;
+        unsigned boot_index;        /* 0 in the boot the run started in */
+        json_object *boots;         /* [{boot_id, kernel, how, trigger, started, run_s, evidence}] */
+        uint64_t elapsed_before_ns; /* run time spent in earlier boots */
+        uint64_t planned_reboots;
+        char *expected_panic_trigger; /* a planned panic/crash trigger: its own panic is not evidence */
+        unsigned state_ticks;
 };
 
 /* ---- helpers (engine.c) ---- */
@@ -123,7 +133,6 @@ struct Engine {
 void engine_set_error(Engine *e, const char *fmt, ...) _printf_(2, 3);
 /* Appends a record to the run journal; on a write error the run stops (what is written stays). Consumes rec. */
 void engine_journal_write(Engine *e, json_object *rec, JournalSync sync);
-void engine_stop_internal(Engine *e, const char *reason, bool early);
 
 static inline json_object *jstr(const char *s)
 {
@@ -142,6 +151,26 @@ static inline json_object *record_new(const char *type)
         json_object_object_add(o, "type", jstr(type));
         return o;
 }
+
+/* Spawns the workers, arms the timers and starts the evidence sources (new and resumed runs). */
+int engine_launch(Engine *e);
+/* The seed a worker stream uses in this boot: the run seed in the first boot, derived from it after. */
+uint64_t engine_boot_seed(const Engine *e);
+
+/* ---- engine-resume.c ---- */
+
+/* state.json: counters, boots and evidence, written atomically; with pending, the reboot about to happen. */
+int engine_save_state(Engine *e, const ActorRun *pending);
+/* The first boot's entry in state.json and the journal (new runs). */
+void engine_record_first_boot(Engine *e);
+/* How the previous boot ended, from what the run recorded before it and what we see now. */
+typedef enum BootEnd {
+        BOOT_END_SAME,        /* same boot: the process running the run died (daemon restart, killed CLI) */
+        BOOT_END_PLANNED,     /* the run's own reboot trigger */
+        BOOT_END_UNPLANNED,   /* a reboot nobody planned: a crash, a watchdog, a power cut */
+} BootEnd;
+BootEnd engine_classify_boot_end(const char *last_boot_id, const char *pending_reboot_boot_id,
+                                 const char *current_boot_id);
 
 /* ---- engine-report.c ---- */
 

@@ -112,6 +112,8 @@ static void add_common(Engine *e, json_object *o)
         json_object_object_add(o, "elapsed_s", json_object_new_double((double)engine_elapsed_ns(e) / 1e9));
         json_object_object_add(o, "steps", ju64(e->total_steps));
         json_object_object_add(o, "run_dir", jstr(e->run_dir));
+        json_object_object_add(o, "boot_count", ju64(engine_boot_count(e)));
+        json_object_object_add(o, "planned_reboots", ju64(e->planned_reboots));
 }
 
 json_object *engine_status_json(Engine *e)
@@ -126,6 +128,31 @@ json_object *engine_status_json(Engine *e)
         if (e->state == RUN_FINISHED)
                 json_object_object_add(o, "verdict", jstr(verdict_to_string(e->verdict)));
         return o;
+}
+
+/* Each boot of the run with the evidence first seen in it. */
+static json_object *boots_report_json(Engine *e)
+{
+        json_object *boots = NULL;
+        size_t nb;
+
+        if (json_object_deep_copy(e->boots, &boots, NULL) < 0)
+                return json_object_new_array();
+        nb = json_object_array_length(boots);
+        for (size_t b = 0; b < nb; b++) {
+                json_object *boot = json_object_array_get_idx(boots, b), *titles = json_object_new_array();
+                const char *id = json_get_str(boot, "boot_id", "");
+                for (size_t i = 0; i < json_object_array_length(e->evidence); i++) {
+                        json_object *it = json_object_array_get_idx(e->evidence, i);
+                        if (streq(json_get_str(it, "boot_id", ""), id))
+                                json_object_array_add(titles, jstr(json_get_str(it, "title", "")));
+                }
+                json_object_object_add(boot, "evidence", titles);
+        }
+        if (nb > 0)
+                json_object_object_add(json_object_array_get_idx(boots, nb - 1), "run_s",
+                                       json_object_new_double((double)(engine_elapsed_ns(e) - e->elapsed_before_ns) / 1e9));
+        return boots;
 }
 
 json_object *engine_report_json(Engine *e)
@@ -156,6 +183,7 @@ json_object *engine_report_json(Engine *e)
         for (size_t i = 0; i < e->n_actors; i++)
                 json_object_array_add(actors, actor_report_json(e, &e->actors[i]));
         json_object_object_add(o, "actors", actors);
+        json_object_object_add(o, "boots", boots_report_json(e));
         json_object_object_add(o, "evidence", json_object_get(e->evidence));
         json_object_object_add(o, "evidence_counted", ju64(e->evidence_counted));
         if (e->evidence_overflow)

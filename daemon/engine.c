@@ -98,6 +98,8 @@ int engine_new(sd_event *event, Profile *profile, const EngineOptions *opts, con
                 return -ENOMEM;
         e->pstore_dirs = opts->pstore_dirs ? opts->pstore_dirs : default_pstore_dirs;
         e->pstore_counted = opts->pstore_counted;
+        e->daemon_owned = opts->daemon_owned;
+        e->boots = json_object_new_array();
         e->state = RUN_PREPARING;
         e->verdict = VERDICT_ERROR;
         e->evidence = json_object_new_array();
@@ -209,6 +211,8 @@ Engine *engine_free(Engine *e)
         free(e->stop_reason);
         free(e->kmsg_path);
         free(e->kmsg_problem);
+        free(e->expected_panic_trigger);
+        json_object_put(e->boots);
         free(e);
         return NULL;
 }
@@ -246,8 +250,19 @@ uint64_t engine_total_steps(const Engine *e)
 uint64_t engine_elapsed_ns(const Engine *e)
 {
         if (!e->start_mono)
-                return 0;
-        return (e->end_mono ? e->end_mono : now_ns(CLOCK_MONOTONIC)) - e->start_mono;
+                return e->elapsed_before_ns;
+        return e->elapsed_before_ns + (e->end_mono ? e->end_mono : now_ns(CLOCK_MONOTONIC)) - e->start_mono;
+}
+
+unsigned engine_boot_count(const Engine *e)
+{
+        return e->boot_index + 1;
+}
+
+uint64_t engine_boot_seed(const Engine *e)
+{
+        /* Each boot draws fresh choices, still reproducible from the run seed and the boot number. */
+        return e->boot_index == 0 ? e->seed : e->seed ^ (0x9e3779b97f4a7c15ULL * e->boot_index);
 }
 const Profile *engine_profile(const Engine *e)
 {
@@ -496,7 +511,7 @@ static int worker_start(EngineWorker *w, uint64_t iterations, bool ignore_interv
                 .actor = w->ar->actor,
                 .index = w->index,
                 .instance = w->instance,
-                .run_seed = e->seed,
+                .run_seed = engine_boot_seed(e),
                 .iterations = iterations,
                 .ignore_interval = ignore_interval,
                 .slot = slot,
@@ -552,6 +567,9 @@ static void trigger_fire(Engine *e, ActorRun *ar, const char *why)
                 ar->skipped_busy++;
                 return;
         }
+        if ((ar->actor->action->flags & ACTION_REBOOTS) && e->profile->reboots &&
+            e->planned_reboots >= e->profile->reboots)
+                return; /* Reboots= reached: the run ends in this boot */
         /* The intent goes to disk before anything happens: a trigger may take the host down. */
         rec = record_new("trigger");
         json_object_object_add(rec, "trigger", jstr(ar->actor->name));
@@ -561,6 +579,9 @@ static void trigger_fire(Engine *e, ActorRun *ar, const char *why)
         json_object_object_add(rec, "boot_id", jstr(e->boot_id));
         engine_journal_write(e, rec, JOURNAL_SYNC);
         ar->fired++;
+        /* Counters and the reboot to come, synced: the next boot resumes from exactly here. */
+        if (ar->actor->action->flags & ACTION_REBOOTS)
+                (void)engine_save_state(e, ar);
         if (ar->align)
                 atomic_store_explicit(&ar->align->state, ALIGN_ARMED, memory_order_release);
         (void)worker_start(w, 1, true);
@@ -615,8 +636,10 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata)
                 json_object_object_add(actors, e->actors[i].actor->name, actor_counters_json(&e->actors[i]));
         json_object_object_add(rec, "actors", actors);
         engine_journal_write(e, rec, JOURNAL_NOSYNC);
+        /* Every ten ticks the counters go to state.json too: an unplanned crash loses at most that much. */
+        if (++e->state_ticks % 10 == 0)
+                (void)engine_save_state(e, NULL);
 
-        /* Triggers with At=/Every= are checked at progress granularity plus their own timers. */
         if (e->cb.progress)
                 e->cb.progress(e, e->cb.userdata);
         sd_event_source_set_time_relative(s, e->progress_interval_ns / NSEC_PER_USEC);
@@ -728,6 +751,20 @@ int engine_start(Engine *e)
                 engine_set_error(e, "Cannot write the journal in %s: %s", e->run_dir, strerror(-r));
                 return r;
         }
+        /* From here on the run is findable after a reboot or if this process dies. */
+        r = store_mark_active(e->store, e->run_id, e->daemon_owned ? "daemon" : "cli");
+        if (r < 0)
+                log_warning_errno(r, "Cannot mark run %s active, ignoring (it will not resume after a reboot): %m",
+                                  e->run_id);
+        engine_record_first_boot(e);
+        return engine_launch(e);
+}
+
+int engine_launch(Engine *e)
+{
+        uint64_t remaining = e->duration_ns;
+        int r;
+
         e->state = RUN_RUNNING;
         e->verdict = VERDICT_PASS;
         engine_start_evidence(e);
@@ -767,9 +804,12 @@ int engine_start(Engine *e)
 
         r = sd_event_add_time_relative(e->event, &e->progress_timer, CLOCK_MONOTONIC,
                                        e->progress_interval_ns / NSEC_PER_USEC, 0, on_progress, e);
+        /* A resumed run has spent part of its Duration= in earlier boots. */
+        if (e->duration_ns && e->duration_ns != UINT64_MAX)
+                remaining = e->duration_ns > e->elapsed_before_ns ? e->duration_ns - e->elapsed_before_ns : 1;
         if (r >= 0 && e->duration_ns && e->duration_ns != UINT64_MAX)
                 r = sd_event_add_time_relative(e->event, &e->duration_timer, CLOCK_MONOTONIC,
-                                               e->duration_ns / NSEC_PER_USEC, 0, on_duration, e);
+                                               remaining / NSEC_PER_USEC, 0, on_duration, e);
         if (r < 0) {
                 engine_set_error(e, "Cannot arm the run's timers: %s", strerror(-r));
                 engine_stop(e, "setup failed");
@@ -792,7 +832,7 @@ void engine_stop(Engine *e, const char *reason)
         free(e->stop_reason);
         e->stop_reason = strdup(reason);
         e->stopped_early = !(streq(reason, "duration reached") || streq(reason, "iterations reached") ||
-                             streq(reason, "all actors finished their iterations"));
+                             streq(reason, "all actors finished their iterations") || streq(reason, "reboots reached"));
 
         rec = record_new("stop");
         json_object_object_add(rec, "reason", jstr(reason));
@@ -887,6 +927,10 @@ static void engine_finish(Engine *e)
         json_object_object_add(rec, "steps", ju64(e->total_steps));
         json_object_object_add(rec, "reason", jstr(e->stop_reason));
         engine_journal_write(e, rec, JOURNAL_SYNC);
+        (void)engine_save_state(e, NULL);
+        /* The report and run-end are on disk: nothing is left to resume. */
+        if (e->store)
+                (void)store_clear_active(e->store, e->run_id);
 
         if (e->cb.finished)
                 e->cb.finished(e, e->cb.userdata);

@@ -346,6 +346,7 @@ static int start_run(Manager *m, sd_bus_message *msg, const char *path, const ch
         }
         opts.host = host;
         opts.state_dir = m->state_dir_override;
+        opts.daemon_owned = true;
 
         r = engine_new(m->event, p, &opts, &cb, &e);
         if (r < 0) {
@@ -624,6 +625,59 @@ int manager_connect_bus(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Cannot own %s (another hvtortured, or the D-Bus policy denies it): %m",
                                        HVT_BUS_NAME);
+        return 0;
+}
+
+int manager_resume_runs(Manager *m)
+{
+        _cleanup_(store_freep) Store *s = NULL;
+        _cleanup_strv_free_ char **ids = NULL;
+        EngineCallbacks cb = { .progress = on_progress, .finished = on_finished, .evidence = on_evidence,
+                               .userdata = m };
+        int r;
+
+        r = store_open(state_dir(m), &s);
+        if (r >= 0)
+                r = store_list_active(s, &ids);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot look for unfinished runs in %s, ignoring: %m", state_dir(m));
+
+        for (size_t i = 0; ids && ids[i]; i++) {
+                EngineOptions opts = { .host = m->host, .state_dir = m->state_dir_override };
+                HostConfig *host = NULL;
+                Engine *e = NULL;
+
+                if (m->engine) {
+                        log_warning("Run %s did not end either; it stays marked and is looked at next time", ids[i]);
+                        continue;
+                }
+                if (load_config(m, &host) < 0)
+                        return -EINVAL;
+                opts.host = host;
+                r = engine_resume(m->event, ids[i], &opts, &cb, &e);
+                if (r == -EBUSY) {
+                        log_info("Run %s is still being run by a live process; leaving it alone", ids[i]);
+                        host_config_free(host);
+                        continue;
+                }
+                if (r < 0) {
+                        log_error_errno(r, "Cannot resume run %s: %m; its files stay in %s/runs/%s", ids[i],
+                                        state_dir(m), ids[i]);
+                        (void)store_clear_active(s, ids[i]);
+                        host_config_free(host);
+                        continue;
+                }
+                if (engine_state(e) == RUN_FINISHED) {
+                        /* Closed: its report is written; on_finished has queued the reap, do it now instead. */
+                        m->reap_later = sd_event_source_disable_unref(m->reap_later);
+                        engine_free(e);
+                        host_config_free(host);
+                        continue;
+                }
+                m->engine = e;
+                m->run_host = host;
+        }
+        notify_status(m);
         return 0;
 }
 

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "engine.h"
+#include "engine-internal.h"
 #include "journal.h"
 #include "report.h"
 #include "store.h"
@@ -410,6 +410,20 @@ static void test_engine_kill_mid_step(void)
         ASSERT_EQ(count_children(), 0);
 }
 
+static void test_boot_end(void)
+{
+        static const char a[] = "11111111-1111-1111-1111-111111111111", b[] = "22222222-2222-2222-2222-222222222222";
+
+        /* Same boot id: the process died, the host did not reboot. */
+        ASSERT_EQ(engine_classify_boot_end(a, NULL, a), BOOT_END_SAME);
+        ASSERT_EQ(engine_classify_boot_end(a, a, a), BOOT_END_SAME);
+        /* A new boot after the run said, in the old boot, that it was about to reboot: planned. */
+        ASSERT_EQ(engine_classify_boot_end(a, a, b), BOOT_END_PLANNED);
+        /* A new boot without that intent, or with an intent from an older boot: unplanned. */
+        ASSERT_EQ(engine_classify_boot_end(a, NULL, b), BOOT_END_UNPLANNED);
+        ASSERT_EQ(engine_classify_boot_end(a, b, b), BOOT_END_UNPLANNED);
+}
+
 int main(void)
 {
         sigset_t mask;
@@ -419,6 +433,7 @@ int main(void)
         sigprocmask(SIG_BLOCK, &mask, NULL);
         ASSERT_TRUE(mkdtemp(state_dir));
 
+        test_boot_end();
         test_counts_and_cleanup();
         test_iterations_stop();
         test_worker_crash_restarted();
