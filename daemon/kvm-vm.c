@@ -93,9 +93,9 @@ int kvm_caps_probe(KvmCaps *ret, KvmFail *fail)
         return kvm_caps_read(fd, ret, fail);
 }
 
-int kvm_vm_new(KvmVm **ret)
+int kvm_vm_new_full(int kvm_fd, void (*before_create)(void *userdata), void *userdata, KvmVm **ret)
 {
-        _cleanup_close_ int kvm_fd = -1;
+        _cleanup_close_ int own_fd = -1;
         KvmVm *vm;
         int r;
 
@@ -105,16 +105,26 @@ int kvm_vm_new(KvmVm **ret)
         vm->vm_fd = -1;
         *ret = vm;
 
-        r = kvm_open(&kvm_fd);
-        if (r < 0)
-                return fail_set(&vm->fail, KVM_OP_OPEN, r, 0);
+        if (kvm_fd < 0) {
+                r = kvm_open(&own_fd);
+                if (r < 0)
+                        return fail_set(&vm->fail, KVM_OP_OPEN, r, 0);
+                kvm_fd = own_fd;
+        }
         r = kvm_caps_read(kvm_fd, &vm->caps, &vm->fail);
         if (r < 0)
                 return r;
+        if (before_create)
+                before_create(userdata);
         r = kvm_create_vm(kvm_fd, &vm->vm_fd);
         if (r < 0)
                 return fail_set(&vm->fail, KVM_OP_CREATE_VM, r, 0);
         return 0;
+}
+
+int kvm_vm_new(KvmVm **ret)
+{
+        return kvm_vm_new_full(-1, NULL, NULL, ret);
 }
 
 static void vcpu_close(KvmVcpu *c, size_t run_size)

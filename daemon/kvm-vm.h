@@ -82,6 +82,12 @@ int kvm_caps_probe(KvmCaps *ret, KvmFail *fail);
  * succeeded, so the caller can report and free it.
  */
 int kvm_vm_new(KvmVm **ret);
+/*
+ * The same on an open /dev/kvm fd (-1: open one here), calling
+ * before_create (if set) right before KVM_CREATE_VM: error-path modes arm
+ * fault injection there.
+ */
+int kvm_vm_new_full(int kvm_fd, void (*before_create)(void *userdata), void *userdata, KvmVm **ret);
 /* Stops vCPU threads, unmaps kvm_run areas, closes every fd. Takes NULL. */
 KvmVm *kvm_vm_free(KvmVm *vm);
 DEFINE_TRIVIAL_CLEANUP_FUNC(KvmVm *, kvm_vm_free);
