@@ -176,6 +176,7 @@ typedef struct VmShared {
         _Atomic uint32_t arrived; /* the shared-fd barrier */
         _Atomic uint64_t exits;   /* the VMM child's exits to userspace */
         _Atomic uint32_t op;      /* KvmOp the VMM child is in (for an OOM kill's report) */
+        _Atomic uint32_t progress; /* bumped by the memcg VMM after every KVM call */
         KvmFail fail;             /* the VMM child's failure */
         char why[STEP_DETAIL_MAX]; /* the VMM child's failure, when it is a limit and not a KvmFail */
         uint32_t vcpus, slots;    /* how far the VMM child got */
@@ -519,7 +520,7 @@ _noreturn_ static void child_failed(VmShared *sh, const KvmFail *f, const char *
         if (why)
                 snprintf(sh->why, sizeof sh->why, "%s", why);
         futex_set(&sh->vmm, VMM_FAILED);
-        _exit(code);
+        proc_exit(code);
 }
 
 /*
@@ -806,7 +807,7 @@ _noreturn_ static void peer_main(VmShared *sh, int sock, int cpu)
         if (r < 0) {
                 sh->peer_error = r;
                 futex_set(&sh->peer, PEER_FAILED);
-                _exit(3);
+                proc_exit(3);
         }
         sh->peer_fd = fd;
         futex_set(&sh->peer, PEER_HOLDING);
@@ -819,7 +820,7 @@ _noreturn_ static void peer_main(VmShared *sh, int sock, int cpu)
         sh->t_peer = t;
         if (r < 0)
                 sh->peer_error = r;
-        _exit(r < 0 ? 4 : 0);
+        proc_exit(r < 0 ? 4 : 0);
 }
 
 _noreturn_ static void creator_main(const VmParams *p, VmState *s, int sock, uint64_t run_ns, int cpu)
@@ -850,7 +851,7 @@ _noreturn_ static void creator_main(const VmParams *p, VmState *s, int sock, uin
         r = proc_barrier(&sh->arrived, 2, VMM_TIMEOUT_NS);
         sh->t_creator = now_ns(CLOCK_MONOTONIC);
         /* exit_mm → MMU notifier release, while the peer's close destroys the VM. */
-        _exit(r < 0 ? 2 : 0);
+        proc_exit(r < 0 ? 2 : 0);
 }
 
 static int end_shared_fd(Worker *w, const VmParams *p, VmState *s, uint64_t run_ns, StepResult *ret)
@@ -1065,13 +1066,17 @@ __attribute__((noinline)) static void prefault_stack(void)
 /* The same for the heap: allocations KVM setup makes (VM object, vCPU array) come from touched pages. */
 static void prefault_heap(void)
 {
-        void *p[64];
-        for (size_t i = 0; i < ELEMENTSOF(p); i++) {
-                p[i] = malloc(1024);
-                if (p[i])
-                        memset(p[i], 1, 1024);
-        }
-        for (size_t i = 0; i < ELEMENTSOF(p); i++)
+        void *p[4 * 13];
+        size_t n = 0;
+
+        for (size_t size = 16; size <= 64 * 1024; size *= 2)
+                for (int i = 0; i < 4; i++) {
+                        p[n] = malloc(size);
+                        if (p[n])
+                                memset(p[n], 1, size);
+                        n++;
+                }
+        for (size_t i = 0; i < n; i++)
                 free(p[i]);
 }
 
@@ -1086,27 +1091,40 @@ _noreturn_ static void memcg_vmm_main(const VmParams *p, VmState *s)
         futex_set(&sh->peer, 1); /* ready to be moved into the group */
         (void)proc_wait_word(&sh->go, 0, 0, VMM_TIMEOUT_NS);
 
+        /* Each call bumps sh->progress, so the worker tells a slow setup from a parked one. */
         atomic_store(&sh->op, KVM_OP_CREATE_VM);
         r = kvm_vm_new(&vm);
+        atomic_fetch_add(&sh->progress, 1);
         if (r < 0)
                 child_failed(sh, vm ? &vm->fail : NULL, vm ? NULL : "out of memory", 1);
         atomic_store(&sh->op, KVM_OP_SET_USER_MEMORY_REGION);
-        r = build_memslots(p, s, vm);
-        sh->slots = vm->n_slots;
-        if (r < 0)
-                child_failed(sh, &vm->fail, NULL, 1);
+        for (uint64_t i = 0; i < p->memslots; i++) {
+                r = kvm_vm_set_memslot(vm, (uint32_t)i, 0, i * p->slot_size, p->slot_size, s->mem + i * p->slot_size);
+                atomic_fetch_add(&sh->progress, 1);
+                sh->slots = vm->n_slots;
+                if (r < 0)
+                        child_failed(sh, &vm->fail, NULL, 1);
+        }
         atomic_store(&sh->op, KVM_OP_CREATE_VCPU);
-        r = build_vcpus(p->vcpus, vm);
-        sh->vcpus = vm->n_vcpus;
-        if (r < 0)
-                child_failed(sh, &vm->fail, NULL, 1);
+        while (vm->n_vcpus < p->vcpus) {
+                r = kvm_vm_add_vcpu(vm);
+                atomic_fetch_add(&sh->progress, 1);
+                sh->vcpus = vm->n_vcpus;
+                if (r < 0)
+                        child_failed(sh, &vm->fail, NULL, 1);
+        }
+        /* Each vCPU enters the guest once, one after another on this thread: a new thread's stack would be
+         * ours to fault in under the limit. */
         atomic_store(&sh->op, KVM_OP_RUN);
         vm->shared_exits = &sh->exits;
-        r = kvm_vm_run_for(vm, 0);
-        if (r < 0)
-                child_failed(sh, &vm->fail, NULL, 1);
+        for (unsigned i = 0; i < vm->n_vcpus; i++) {
+                r = kvm_vm_run_vcpu(vm, i, 1);
+                atomic_fetch_add(&sh->progress, 1);
+                if (r < 0)
+                        child_failed(sh, &vm->vcpus[i].fail, NULL, 1);
+        }
         futex_set(&sh->vmm, VMM_DONE);
-        _exit(0);
+        proc_exit(0);
 }
 
 static int end_fail_memcg(Worker *w, const VmParams *p, VmState *s, StepResult *ret)
@@ -1156,11 +1174,35 @@ static int end_fail_memcg(Worker *w, const VmParams *p, VmState *s, StepResult *
 
         worker_set_phase(w, "vm:create");
         futex_set(&sh->go, 1);
-        r = proc_wait_word(&sh->vmm, VMM_SETUP, pid, MEMCG_STALL_NS);
-        if (r == -ETIMEDOUT) {
-                /* A page fault of the VMM's own, parked at the limit with the OOM killer off: lift it. */
-                (void)memcg_set_limit(m, UINT64_MAX);
-                stall = "; the VMM stalled in a page fault at the limit, which was then lifted";
+        /*
+         * The VMM's own page faults can meet the limit too (a malloc, a stack page): with the OOM
+         * killer off they park in the kernel until the group has room. That is not the error path
+         * we are after, so a parked VMM gets its limit lifted: at once when the group says it is
+         * under OOM (v1), or after MEMCG_STALL_NS without progress.
+         */
+        {
+                uint32_t seen = atomic_load(&sh->progress);
+                uint64_t since = now_ns(CLOCK_MONOTONIC), start = since;
+                bool lifted = false;
+
+                /* Until it exited, not only until it reported: its way out can fault too. */
+                while (proc_alive(pid) && now_ns(CLOCK_MONOTONIC) - start < VMM_TIMEOUT_NS) {
+                        bool under_oom = false;
+
+                        if (!lifted) {
+                                if (atomic_load(&sh->progress) != seen) {
+                                        seen = atomic_load(&sh->progress);
+                                        since = now_ns(CLOCK_MONOTONIC);
+                                }
+                                (void)memcg_under_oom(m, &under_oom);
+                                if (under_oom || now_ns(CLOCK_MONOTONIC) - since > MEMCG_STALL_NS) {
+                                        (void)memcg_set_limit(m, UINT64_MAX);
+                                        lifted = true;
+                                        stall = "; the VMM's own page fault met the limit, which was then lifted";
+                                }
+                        }
+                        (void)proc_wait_word(&sh->vmm, atomic_load(&sh->vmm), pid, 2 * NSEC_PER_MSEC);
+                }
         }
         r = proc_wait(pid, VMM_TIMEOUT_NS, &status);
         (void)memcg_oom_kills(m, &kills);
@@ -1176,7 +1218,13 @@ static int end_fail_memcg(Worker *w, const VmParams *p, VmState *s, StepResult *
                               "VM + %u memslots + %u vCPUs + KVM_RUN fit in %" PRIu64 "K above usage%s", sh->slots,
                               sh->vcpus, headroom / 1024, stall);
         case VMM_FAILED:
-                if (sh->fail.error == -ENOMEM || (sh->fail.op == KVM_OP_RUN && sh->fail.error == -EFAULT)) {
+                /*
+                 * ENOMEM is the error path we are after. KVM_RUN may also give up on a guest access
+                 * it could not map (EFAULT) or an emulation that could not allocate (an internal
+                 * error exit): expected here, and the detail keeps which it was.
+                 */
+                if (sh->fail.error == -ENOMEM ||
+                    (sh->fail.op == KVM_OP_RUN && (sh->fail.error == -EFAULT || sh->fail.error == -EPROTO))) {
                         char d[96];
                         return result(ret, memcg_outcome(sh->fail.op), sh->fail.error,
                                       "%s at a limit %" PRIu64 "K above usage (%u memslots, %u vCPUs made)%s",

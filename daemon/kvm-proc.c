@@ -27,9 +27,15 @@ pid_t proc_fork_child(void)
         if (pid == 0) {
                 /* Dies with the worker; stays in its process group so the engine's group kill reaches it. */
                 if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-                        _exit(127);
+                        proc_exit(127);
         }
         return pid;
+}
+
+void proc_exit(int code)
+{
+        for (;;)
+                (void)syscall(SYS_exit_group, code);
 }
 
 static int pidfd_open_(pid_t pid)

@@ -17,12 +17,21 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "util.h"
+
 /*
  * fork() for a helper process. In the child: PDEATHSIG=SIGKILL and the
  * check that the parent did not die before that took effect. Returns 0 in
  * the child, the child's pid in the parent, or negative errno.
  */
 pid_t proc_fork_child(void);
+
+/*
+ * How a helper process ends: exit_group() at once, nothing of libc's or a
+ * sanitizer's exit work (atexit handlers, stdio flushes, a leak check that
+ * allocates — which inside a memory cgroup at its limit would park us).
+ */
+_noreturn_ void proc_exit(int code);
 
 /* Reaps pid, waiting at most timeout_ns; after that SIGKILLs it, reaps it and returns -ETIMEDOUT. */
 int proc_wait(pid_t pid, uint64_t timeout_ns, int *ret_status);

@@ -29,7 +29,10 @@ char *kvm_fail_describe(const KvmFail *f, char *buf, size_t len)
 {
         char e[96];
 
-        if (f->error == -EPROTO && f->op == KVM_OP_RUN)
+        if (f->error == -EPROTO && f->op == KVM_OP_RUN && f->exit_reason == KVM_EXIT_INTERNAL_ERROR)
+                snprintf(buf, len, "vCPU %u: unexpected KVM_EXIT_INTERNAL_ERROR (suberror %u)", f->index,
+                         f->suberror);
+        else if (f->error == -EPROTO && f->op == KVM_OP_RUN)
                 snprintf(buf, len, "vCPU %u: unexpected %s", f->index, kvm_exit_reason_to_string(f->exit_reason));
         else if (f->op == KVM_OP_CREATE_VCPU || f->op == KVM_OP_RUN || f->op == KVM_OP_MMAP_RUN ||
                  f->op == KVM_OP_GET_SREGS || f->op == KVM_OP_SET_SREGS || f->op == KVM_OP_SET_REGS ||
@@ -309,7 +312,8 @@ static int vcpu_handle_exit(KvmVcpu *c)
                 return 0;
         default:
                 c->fail = (KvmFail){ .op = KVM_OP_RUN, .error = -EPROTO, .index = c->id,
-                                     .exit_reason = run->exit_reason };
+                                     .exit_reason = run->exit_reason,
+                                     .suberror = run->exit_reason == KVM_EXIT_INTERNAL_ERROR ? run->internal.suberror : 0 };
                 return -EPROTO;
         }
 }

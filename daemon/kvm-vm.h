@@ -28,6 +28,7 @@ typedef struct KvmFail {
         int error;      /* negative errno, or -EPROTO for an exit the guest should never cause */
         unsigned index; /* vCPU or slot the call was for */
         uint32_t exit_reason; /* for -EPROTO */
+        uint32_t suberror;    /* for KVM_EXIT_INTERNAL_ERROR */
 } KvmFail;
 
 typedef struct KvmVcpu {

@@ -152,6 +152,23 @@ int memcg_set_oom_killer(Memcg *m, bool enabled)
         return write_file(m->path, "memory.oom_control", enabled ? "0" : "1");
 }
 
+int memcg_under_oom(Memcg *m, bool *ret)
+{
+        char path[PATH_MAX], buf[1024];
+        const char *p;
+        int r;
+
+        if (m->version != MEMCG_V1)
+                return -EOPNOTSUPP;
+        snprintf(path, sizeof path, "%s/memory.oom_control", m->path);
+        r = read_file(path, buf, sizeof buf);
+        if (r < 0)
+                return r;
+        p = strstr(buf, "under_oom ");
+        *ret = p && strtoul(p + strlen("under_oom "), NULL, 10) > 0;
+        return 0;
+}
+
 int memcg_oom_kills(Memcg *m, uint64_t *ret)
 {
         char path[PATH_MAX], buf[1024];

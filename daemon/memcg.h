@@ -46,6 +46,8 @@ int memcg_set_limit(Memcg *m, uint64_t bytes);
  * to run. -EOPNOTSUPP on v2 (there the OOM killer always acts).
  */
 int memcg_set_oom_killer(Memcg *m, bool enabled);
+/* v1: true while tasks of the group wait in the OOM state (a page fault parked with the killer off). */
+int memcg_under_oom(Memcg *m, bool *ret);
 /* OOM kills in this group so far. */
 int memcg_oom_kills(Memcg *m, uint64_t *ret);
 /* Removes the (empty) group, retrying briefly while the kernel lets go of it. */
