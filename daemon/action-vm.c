@@ -140,6 +140,22 @@ static const char *const vm_metrics[_VM_M_MAX + 1] = {
 
 _Static_assert(_VM_M_MAX <= ACTION_METRICS_MAX, "too many metrics");
 
+/* What a step publishes with worker_set_phase(): a [Trigger] can AlignWith= any of these. */
+static const char *const vm_phases[] = {
+        "vm:create",   /* building the VM (in this process or the VMM child) */
+        "vm:run",      /* the guest runs */
+        "vm:stats",    /* binary stats of the live VM read */
+        "vm:close",    /* fds being closed, in the order End= asked */
+        "vm:recreate", /* the previous VM's fd closed, the next VM being created */
+        "vm:sigkill",  /* the VMM is about to be SIGKILLed inside KVM_RUN */
+        "vm:shared-fd", /* creator and peer released to exit and close together */
+        "vm:stats-after-end", /* the dead VM's stats being read */
+        "vm:efail",    /* RLIMIT_NOFILE lowered, KVM_CREATE_VCPU about to fail */
+        "vm:memcg",    /* the VMM being moved into its memory cgroup */
+        "vm:inject",   /* fault injection armed */
+        NULL,
+};
+
 static const KeySpec vm_keys[] = {
         { "VCPUs", KEY_UINT, offsetof(VmParams, vcpus), "1", 1, GUEST_VCPUS_MAX, NULL,
           "vCPUs per VM (each runs on its own thread), up to the host's KVM_CAP_MAX_VCPUS" },
@@ -1528,6 +1544,7 @@ const ActionType action_vm = {
         .outcomes = vm_outcomes,
         .n_outcomes = _VM_OUT_MAX,
         .metrics = vm_metrics,
+        .phases = vm_phases,
         .validate = vm_validate,
         .describe = vm_describe,
         .check_host = vm_check_host,

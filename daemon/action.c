@@ -6,10 +6,12 @@
 #include "action.h"
 
 extern const ActionType action_vm;
+extern const ActionType action_memslot;
 extern const ActionType action_idle;
 
 const ActionType *const action_types[] = {
         &action_vm,
+        &action_memslot,
         &action_idle,
         NULL,
 };
