@@ -509,11 +509,11 @@ static int memslot_validate(void *params, const char *file, const char *section,
 static void memslot_describe(const void *params, FILE *f)
 {
         const MemslotParams *p = params;
-        char a[32], b[32], c[32];
+        char a[32], b[32], c[32], d[32];
 
         fprintf(f, "%" PRIu64 " vCPU%s touch a %s window while %" PRIu64 " memslots of %s churn for %s..%s:",
                 p->vcpus, p->vcpus == 1 ? "" : "s",
-                format_size(c, sizeof c, 2 * p->memslots * p->slot_size), p->memslots,
+                format_size(d, sizeof d, 2 * p->memslots * p->slot_size), p->memslots,
                 format_size(a, sizeof a, p->slot_size), format_duration(b, sizeof b, p->run.lo),
                 format_duration(c, sizeof c, p->run.hi));
         for (unsigned i = 0; i < p->ops.n; i++)
