@@ -5,7 +5,9 @@
  * HALT, SPIN, TOUCH above 1 MiB with MMIO exits for a missing slot), and
  * the binary stats parse into named values that move when the guest runs.
  */
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "kvm-test.h"
 #include "kvm-vm.h"
@@ -230,6 +232,46 @@ static void test_failures_named(void)
         vm = kvm_vm_free(vm);
 }
 
+/*
+ * The kernel behaviour fail-vcpu-emfile relies on, seen without the action:
+ * with RLIMIT_NOFILE at the lowest free fd, KVM_CREATE_VCPU fails with
+ * EMFILE after KVM made the vCPU, and the same id works once the limit is back.
+ */
+static void test_create_vcpu_emfile(void)
+{
+        _cleanup_(kvm_vm_freep) KvmVm *vm = NULL;
+        uint8_t *mem = map_memory(SLOT);
+        struct rlimit saved, low;
+        char buf[128];
+        int lowest, fd = -1, r;
+
+        guest_load(mem, 2);
+        ASSERT_OK(kvm_vm_new(&vm));
+        ASSERT_OK(kvm_vm_set_memslot(vm, 0, 0, 0, SLOT, mem));
+        ASSERT_OK(kvm_vm_add_vcpu(vm));
+
+        lowest = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
+        ASSERT_TRUE(lowest > 2);
+        close(lowest);
+        ASSERT_OK(getrlimit(RLIMIT_NOFILE, &saved));
+        low = saved;
+        low.rlim_cur = (rlim_t)lowest;
+        ASSERT_OK(setrlimit(RLIMIT_NOFILE, &low));
+        r = kvm_vm_create_vcpu_raw(vm, &fd);
+        ASSERT_OK(setrlimit(RLIMIT_NOFILE, &saved));
+        ASSERT_EQ(r, -EMFILE);
+        ASSERT_EQ(fd, -1);
+        ASSERT_STREQ(kvm_fail_describe(&vm->fail, buf, sizeof buf), "KVM_CREATE_VCPU: Too many open files (vCPU 1)");
+
+        vm->fail = (KvmFail){};
+        ASSERT_OK(kvm_vm_add_vcpu(vm));
+        ASSERT_EQ(vm->n_vcpus, 2);
+        ASSERT_OK(kvm_vm_run_for(vm, 0));
+        ASSERT_EQ(*guest_counter(mem, 1), 1);
+        vm = kvm_vm_free(vm);
+        munmap(mem, SLOT);
+}
+
 int main(void)
 {
         kvm_test_require();
@@ -240,6 +282,7 @@ int main(void)
         test_guest_touch();
         test_stats();
         test_failures_named();
+        test_create_vcpu_emfile();
         kvm_test_assert_clean();
         return 0;
 }
