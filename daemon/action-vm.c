@@ -178,6 +178,8 @@ static const KeySpec vm_keys[] = {
 
 /* How long a helper process may take to reach its next state before we call it stuck. */
 #define VMM_TIMEOUT_NS (30 * NSEC_PER_SEC)
+/* How long a spinning guest's counter may stand still before we call the VMM hung. */
+#define GUEST_STILL_NS (10 * NSEC_PER_SEC)
 /* fds a VMM needs besides one per vCPU: VM, stats, sockets, stdio, the worker's own. */
 #define VMM_FD_SLACK 64
 
@@ -655,7 +657,8 @@ static int kill_in_guest(Worker *w, const VmParams *p, VmState *s, pid_t pid, ui
         if (observer && observer->vmm_in_guest)
                 observer->vmm_in_guest(pid, guest_counter(s->mem, 0), observer->userdata);
 
-        deadline = now_ns(CLOCK_MONOTONIC) + NSEC_PER_SEC;
+        /* Generous: on a loaded host the vCPU thread may wait long for a CPU; standing still for this long is a hang. */
+        deadline = now_ns(CLOCK_MONOTONIC) + GUEST_STILL_NS;
         e0 = atomic_load(&sh->exits);
         c0 = guest_loops(p, s);
         t0 = now_ns(CLOCK_MONOTONIC);
@@ -670,7 +673,8 @@ static int kill_in_guest(Worker *w, const VmParams *p, VmState *s, pid_t pid, ui
         if (r < 0 && r != -ETIMEDOUT)
                 return result(ret, VM_OUT_FAILURE, r, "waiting for the killed VMM: %s", strerror(-r)), -1;
         if (c1 == c0)
-                return result(ret, VM_OUT_FAILURE, -EPROTO, "guest counter stood still for 1s before the kill"), -1;
+                return result(ret, VM_OUT_FAILURE, -EPROTO, "guest counter stood still for %llus before the kill",
+                              GUEST_STILL_NS / NSEC_PER_SEC), -1;
         if (e1 != e0)
                 return result(ret, VM_OUT_FAILURE, -EPROTO,
                               "spinning guest exited to userspace %" PRIu64 " times (it never should)", e1 - e0), -1;

@@ -11,8 +11,8 @@ extern const ActionType action_idle;
 
 const ActionType *const action_types[] = {
         &action_vm,
-        &action_memslot,
         &action_idle,
+        &action_memslot,
         NULL,
 };
 
