@@ -247,13 +247,18 @@ _printf_(4, 5) static int result(StepResult *ret, unsigned outcome, int error, c
         return 0;
 }
 
-/* A step that failed on a KVM call: the outcome follows the errno, the detail names the call. */
+/*
+ * A step that failed on a KVM call: the outcome follows the errno, the
+ * detail names the call. With why set, the detail is why and f only
+ * carries the errno (E2BIG: a KVM limit the profile exceeds).
+ */
 static int result_fail(StepResult *ret, const KvmFail *f, const char *why, const char *context)
 {
         char buf[STEP_DETAIL_MAX];
 
         if (why && why[0])
-                return result(ret, VM_OUT_ENV_ERROR, -ENOSPC, "%s%s%s", strempty(context), context ? ": " : "", why);
+                return result(ret, f->error == -E2BIG || kvm_error_is_env(f->error) ? VM_OUT_ENV_ERROR : VM_OUT_FAILURE,
+                              f->error, "%s%s%s", strempty(context), context ? ": " : "", why);
         kvm_fail_describe(f, buf, sizeof buf);
         return result(ret, fail_outcome(f), f->error, "%s%s%s", strempty(context), context ? ": " : "", buf);
 }
@@ -318,8 +323,10 @@ static int build_vm_n(const VmParams *p, VmState *s, uint64_t n_vcpus, KvmVm **r
         if (r < 0)
                 return r;
         r = check_limits(p, &vm->caps, why, why_len);
-        if (r < 0)
+        if (r < 0) {
+                vm->fail.error = r;
                 return r;
+        }
         r = build_memslots(p, s, vm);
         if (r < 0)
                 return r;
@@ -504,8 +511,10 @@ static int end_recreate(Worker *w, const VmParams *p, VmState *s, StepResult *re
                         return vm ? result_fail(ret, &vm->fail, NULL, ctx) : result(ret, VM_OUT_ENV_ERROR, r, "out of memory");
                 why[0] = '\0';
                 r = check_limits(p, &vm->caps, why, sizeof why);
-                if (r < 0)
+                if (r < 0) {
+                        vm->fail.error = r;
                         return result_fail(ret, &vm->fail, why, ctx);
+                }
                 guest_load(s->mem, (unsigned)p->vcpus);
                 r = build_memslots(p, s, vm);
                 if (r >= 0)
@@ -531,10 +540,16 @@ static void shared_reset(VmState *s)
         s->shared->peer_fd = -1;
 }
 
-_noreturn_ static void child_failed(VmShared *sh, const KvmFail *f, const char *why, int code)
+/*
+ * A helper process reports why it gives up and exits: a failed KVM call
+ * (f), or a reason in words (why) whose errno (error) decides how it counts.
+ */
+_noreturn_ static void child_failed(VmShared *sh, const KvmFail *f, int error, const char *why, int code)
 {
         if (f)
                 sh->fail = *f;
+        else
+                sh->fail = (KvmFail){ .error = error };
         if (why)
                 snprintf(sh->why, sizeof sh->why, "%s", why);
         futex_set(&sh->vmm, VMM_FAILED);
@@ -555,7 +570,7 @@ _noreturn_ static void vmm_spin_main(const VmParams *p, VmState *s, int stats_so
 
         r = build_vm(p, s, &vm, why, sizeof why);
         if (r < 0)
-                child_failed(sh, vm ? &vm->fail : NULL, why[0] ? why : vm ? NULL : "out of memory", 1);
+                child_failed(sh, vm ? &vm->fail : NULL, -ENOMEM, why[0] ? why : vm ? NULL : "out of memory", 1);
         vm->shared_exits = &sh->exits;
         sh->vcpus = vm->n_vcpus;
         sh->slots = vm->n_slots;
@@ -568,10 +583,10 @@ _noreturn_ static void vmm_spin_main(const VmParams *p, VmState *s, int stats_so
                 if (f.error >= 0)
                         f.error = kvm_get_stats_fd(vm->vcpus[0].fd, &fds[1]);
                 if (f.error < 0)
-                        child_failed(sh, &f, NULL, 1);
+                        child_failed(sh, &f, 0, NULL, 1);
                 r = proc_send_fds(stats_sock, fds, 2);
                 if (r < 0)
-                        child_failed(sh, NULL, "sending the stats fds failed", 1);
+                        child_failed(sh, NULL, r, "sending the stats fds failed", 1);
                 /* Our copies stay open: the SIGKILL ends them with everything else. */
         }
 
@@ -582,16 +597,16 @@ _noreturn_ static void vmm_spin_main(const VmParams *p, VmState *s, int stats_so
         for (unsigned i = 0; i < vm->n_vcpus; i++) {
                 r = kvm_vm_run_vcpu(vm, i, 1);
                 if (r < 0)
-                        child_failed(sh, &vm->vcpus[i].fail, NULL, 1);
+                        child_failed(sh, &vm->vcpus[i].fail, 0, NULL, 1);
         }
         guest_set_mode(vm->slot0, GUEST_MODE_SPIN);
         r = kvm_vm_start_threads(vm, 1);
         if (r < 0)
-                child_failed(sh, &vm->fail, NULL, 1);
+                child_failed(sh, &vm->fail, 0, NULL, 1);
         futex_set(&sh->vmm, VMM_RUNNING);
         /* vCPU 0 on this thread; it only comes back if KVM_RUN fails or exits for a reason it must not. */
         r = kvm_vm_run_vcpu(vm, 0, 0);
-        child_failed(sh, &vm->vcpus[0].fail, NULL, 2);
+        child_failed(sh, &vm->vcpus[0].fail, 0, NULL, 2);
 }
 
 /* Sum of the guest's loop counters of the VMM child, read from the shared slot 0. */
@@ -871,16 +886,16 @@ _noreturn_ static void creator_main(const VmParams *p, VmState *s, int sock, uin
 
         r = build_vm(p, s, &vm, why, sizeof why);
         if (r < 0)
-                child_failed(sh, vm ? &vm->fail : NULL, why[0] ? why : vm ? NULL : "out of memory", 1);
+                child_failed(sh, vm ? &vm->fail : NULL, -ENOMEM, why[0] ? why : vm ? NULL : "out of memory", 1);
         vm->shared_exits = &sh->exits;
         sh->vcpus = vm->n_vcpus;
         sh->slots = vm->n_slots;
         r = kvm_vm_run_for(vm, run_ns);
         if (r < 0)
-                child_failed(sh, &vm->fail, NULL, 1);
+                child_failed(sh, &vm->fail, 0, NULL, 1);
         r = proc_send_fds(sock, &vm->vm_fd, 1);
         if (r < 0)
-                child_failed(sh, NULL, "sending the VM fd to the peer failed", 1);
+                child_failed(sh, NULL, r, "sending the VM fd to the peer failed", 1);
         close(sock);
         /* Every reference of ours but the mm goes now; memslots stay set. The peer's fd is the last one. */
         kvm_vm_close_vcpus(vm);
@@ -1135,14 +1150,14 @@ _noreturn_ static void memcg_vmm_main(const VmParams *p, VmState *s)
         r = kvm_vm_new(&vm);
         atomic_fetch_add(&sh->progress, 1);
         if (r < 0)
-                child_failed(sh, vm ? &vm->fail : NULL, vm ? NULL : "out of memory", 1);
+                child_failed(sh, vm ? &vm->fail : NULL, -ENOMEM, vm ? NULL : "out of memory", 1);
         atomic_store(&sh->op, KVM_OP_SET_USER_MEMORY_REGION);
         for (uint64_t i = 0; i < p->memslots; i++) {
                 r = kvm_vm_set_memslot(vm, (uint32_t)i, 0, i * p->slot_size, p->slot_size, s->mem + i * p->slot_size);
                 atomic_fetch_add(&sh->progress, 1);
                 sh->slots = vm->n_slots;
                 if (r < 0)
-                        child_failed(sh, &vm->fail, NULL, 1);
+                        child_failed(sh, &vm->fail, 0, NULL, 1);
         }
         atomic_store(&sh->op, KVM_OP_CREATE_VCPU);
         while (vm->n_vcpus < p->vcpus) {
@@ -1150,7 +1165,7 @@ _noreturn_ static void memcg_vmm_main(const VmParams *p, VmState *s)
                 atomic_fetch_add(&sh->progress, 1);
                 sh->vcpus = vm->n_vcpus;
                 if (r < 0)
-                        child_failed(sh, &vm->fail, NULL, 1);
+                        child_failed(sh, &vm->fail, 0, NULL, 1);
         }
         /* Each vCPU enters the guest once, one after another on this thread: a new thread's stack would be
          * ours to fault in under the limit. */
@@ -1160,7 +1175,7 @@ _noreturn_ static void memcg_vmm_main(const VmParams *p, VmState *s)
                 r = kvm_vm_run_vcpu(vm, i, 1);
                 atomic_fetch_add(&sh->progress, 1);
                 if (r < 0)
-                        child_failed(sh, &vm->vcpus[i].fail, NULL, 1);
+                        child_failed(sh, &vm->vcpus[i].fail, 0, NULL, 1);
         }
         futex_set(&sh->vmm, VMM_DONE);
         proc_exit(0);
