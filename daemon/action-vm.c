@@ -192,6 +192,7 @@ typedef struct VmShared {
         _Atomic uint32_t peer;    /* PEER_*: set by the shared-fd peer */
         _Atomic uint32_t go;      /* set by the worker: the child may go on */
         _Atomic uint32_t arrived; /* the shared-fd barrier */
+        _Atomic uint32_t ready;   /* shared-fd racers in place */
         _Atomic uint64_t exits;   /* the VMM child's exits to userspace */
         _Atomic uint32_t op;      /* KvmOp the VMM child is in (for an OOM kill's report) */
         _Atomic uint32_t progress; /* bumped by the memcg VMM after every KVM call */
@@ -200,6 +201,7 @@ typedef struct VmShared {
         uint32_t vcpus, slots;    /* how far the VMM child got */
         int32_t peer_fd, peer_error;
         uint64_t t_creator, t_peer; /* CLOCK_MONOTONIC right before exit / close */
+        uint64_t exits_at_running, loops_at_running, t_running; /* the spinning VMM, as it started to spin */
 } VmShared;
 
 typedef struct VmState {
@@ -603,6 +605,10 @@ _noreturn_ static void vmm_spin_main(const VmParams *p, VmState *s, int stats_so
         r = kvm_vm_start_threads(vm, 1);
         if (r < 0)
                 child_failed(sh, &vm->fail, 0, NULL, 1);
+        /* The baseline of the proof: from here on the guest only spins, and no vCPU ever comes back. */
+        sh->exits_at_running = atomic_load(&sh->exits);
+        sh->loops_at_running = kvm_vm_guest_loops(vm);
+        sh->t_running = now_ns(CLOCK_MONOTONIC);
         futex_set(&sh->vmm, VMM_RUNNING);
         /* vCPU 0 on this thread; it only comes back if KVM_RUN fails or exits for a reason it must not. */
         r = kvm_vm_run_vcpu(vm, 0, 0);
@@ -654,14 +660,16 @@ static int wait_vmm_running(const VmParams *p, VmState *s, pid_t pid, StepResult
 
 /*
  * Kills the VMM child while its guest runs, with the evidence that it did:
- * the guest counter moved with no exit to userspace right before kill(),
- * and the child's wait status says SIGKILL. Reaps the child either way.
+ * the guest's loop counter moved after the VMM said its vCPUs entered the
+ * spinning guest, the VMM never came back from KVM_RUN between that moment
+ * and its death (its exit count, read after the reap, did not change), and
+ * its wait status says SIGKILL. Reaps the child either way.
  */
 static int kill_in_guest(Worker *w, const VmParams *p, VmState *s, pid_t pid, uint64_t run_ns, char *proof,
                          size_t proof_len, StepResult *ret)
 {
         VmShared *sh = s->shared;
-        uint64_t c0, c1, e0, e1, t0, t1, deadline;
+        uint64_t c0 = sh->loops_at_running, e0 = sh->exits_at_running, c1, e1, t1, deadline;
         int status = 0, r;
         char buf[64];
 
@@ -672,40 +680,42 @@ static int kill_in_guest(Worker *w, const VmParams *p, VmState *s, pid_t pid, ui
         if (observer && observer->vmm_in_guest)
                 observer->vmm_in_guest(pid, guest_counter(s->mem, 0), observer->userdata);
 
-        /* Generous: on a loaded host the vCPU thread may wait long for a CPU; standing still for this long is a hang. */
+        /*
+         * Usually the guest has moved on by now. If not (its thread waits for a CPU on a loaded
+         * host), watch until it does; standing still for GUEST_STILL_NS is a hang.
+         */
         deadline = now_ns(CLOCK_MONOTONIC) + GUEST_STILL_NS;
-        e0 = atomic_load(&sh->exits);
-        c0 = guest_loops(p, s);
-        t0 = now_ns(CLOCK_MONOTONIC);
         do {
                 c1 = guest_loops(p, s);
                 t1 = now_ns(CLOCK_MONOTONIC);
         } while (c1 == c0 && t1 < deadline);
-        e1 = atomic_load(&sh->exits);
         (void)kill(pid, SIGKILL);
 
         r = proc_wait(pid, VMM_TIMEOUT_NS, &status);
         if (r < 0 && r != -ETIMEDOUT)
                 return result(ret, VM_OUT_FAILURE, r, "waiting for the killed VMM: %s", strerror(-r)), -1;
+        if (atomic_load(&sh->vmm) == VMM_FAILED)
+                return result_fail(ret, &sh->fail, sh->why, "VMM child before the kill"), -1;
         if (c1 == c0)
                 return result(ret, VM_OUT_FAILURE, -EPROTO, "guest counter stood still for %llus before the kill",
                               GUEST_STILL_NS / NSEC_PER_SEC), -1;
+        /* Read after the reap: an exit to userspace at any time before the death would show here. */
+        e1 = atomic_load(&sh->exits);
         if (e1 != e0)
                 return result(ret, VM_OUT_FAILURE, -EPROTO,
                               "spinning guest exited to userspace %" PRIu64 " times (it never should)", e1 - e0), -1;
         if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
                 return result(ret, VM_OUT_FAILURE, -EPROTO, "VMM %s, not by our SIGKILL",
                               proc_status_describe(status, buf, sizeof buf)), -1;
-        if (atomic_load(&sh->vmm) == VMM_FAILED)
-                return result_fail(ret, &sh->fail, sh->why, "VMM child before the kill"), -1;
 
         ret->metrics[VM_M_VMS]++;
         ret->metrics[VM_M_VCPUS] += sh->vcpus;
         ret->metrics[VM_M_MEMSLOTS] += sh->slots;
-        ret->metrics[VM_M_EXITS] += atomic_load(&sh->exits);
+        ret->metrics[VM_M_EXITS] += e1;
         ret->metrics[VM_M_GUEST_LOOPS] += guest_loops(p, s);
-        snprintf(proof, proof_len, "guest counter +%" PRIu64 " in %" PRIu64 "ns with no exit, then SIGKILL", c1 - c0,
-                 t1 - t0);
+        snprintf(proof, proof_len,
+                 "guest counter +%" PRIu64 " in the %" PRIu64 "us before SIGKILL with no exit from KVM_RUN", c1 - c0,
+                 (uint64_t)((t1 - sh->t_running) / NSEC_PER_USEC));
         return 0;
 }
 
@@ -844,6 +854,30 @@ static void racer_prepare(int cpu)
         (void)sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp);
 }
 
+/* A racer is in place; the second one wakes the worker. */
+static void racer_ready(VmShared *sh)
+{
+        if (atomic_fetch_add(&sh->ready, 1) + 1 == 2)
+                futex_wake_all(&sh->ready);
+}
+
+/* Until both racers are ready, one of them died, or VMM_TIMEOUT_NS. */
+static int wait_both_ready(VmShared *sh, pid_t creator, pid_t peer)
+{
+        uint64_t deadline = now_ns(CLOCK_MONOTONIC) + VMM_TIMEOUT_NS;
+
+        for (;;) {
+                uint32_t v = atomic_load(&sh->ready);
+                if (v >= 2)
+                        return 0;
+                if (!proc_alive(creator) || !proc_alive(peer))
+                        return -ECHILD;
+                if (now_ns(CLOCK_MONOTONIC) >= deadline)
+                        return -ETIMEDOUT;
+                (void)futex_wait_change(&sh->ready, v, 5 * NSEC_PER_MSEC);
+        }
+}
+
 /* Both racers sleep until the worker's go, then meet at a spin barrier: a bounded spin, even at RT priority. */
 static int racer_go(VmShared *sh)
 {
@@ -865,7 +899,8 @@ _noreturn_ static void peer_main(VmShared *sh, int sock, int cpu)
         }
         sh->peer_fd = fd;
         racer_prepare(cpu);
-        futex_set(&sh->peer, PEER_HOLDING);
+        atomic_store(&sh->peer, PEER_HOLDING);
+        racer_ready(sh);
         /* The worker looks at our fd table before it lets us race. */
         r = racer_go(sh);
         t = now_ns(CLOCK_MONOTONIC);
@@ -901,7 +936,8 @@ _noreturn_ static void creator_main(const VmParams *p, VmState *s, int sock, uin
         kvm_vm_close_vcpus(vm);
         kvm_vm_close_vm_fd(vm);
         racer_prepare(cpu);
-        futex_set(&sh->vmm, VMM_READY);
+        atomic_store(&sh->vmm, VMM_READY);
+        racer_ready(sh);
         r = racer_go(sh);
         sh->t_creator = now_ns(CLOCK_MONOTONIC);
         /* exit_mm → MMU notifier release, while the peer's close destroys the VM. */
@@ -945,8 +981,9 @@ static int end_shared_fd(Worker *w, const VmParams *p, VmState *s, uint64_t run_
         }
 
         worker_set_phase(w, "vm:run");
-        r = proc_wait_word(&sh->peer, PEER_WAIT, peer, VMM_TIMEOUT_NS);
-        if (r < 0 || atomic_load(&sh->peer) != PEER_HOLDING) {
+        /* One wake-up for both: the second of peer (holding) and creator (at the barrier) to get there. */
+        r = wait_both_ready(sh, creator, peer);
+        if (atomic_load(&sh->peer) != PEER_HOLDING) {
                 /* Most likely the creator failed and the peer saw its socket close. */
                 (void)proc_wait(creator, VMM_TIMEOUT_NS, &sc);
                 (void)proc_wait(peer, VMM_TIMEOUT_NS, &sp);
@@ -957,9 +994,8 @@ static int end_shared_fd(Worker *w, const VmParams *p, VmState *s, uint64_t run_
                               proc_status_describe(sp, b2, sizeof b2));
         }
 
-        /* The creator must be spinning at the barrier before the peer is let go. */
-        r = proc_wait_word(&sh->vmm, VMM_SETUP, creator, VMM_TIMEOUT_NS);
-        if (r < 0 || atomic_load(&sh->vmm) != VMM_READY) {
+        /* The creator must be waiting for the go as well. */
+        if (atomic_load(&sh->vmm) != VMM_READY) {
                 (void)proc_wait(creator, VMM_TIMEOUT_NS, &sc);
                 proc_kill_reap(peer);
                 if (atomic_load(&sh->vmm) == VMM_FAILED)

@@ -256,7 +256,7 @@ static void test_sigkill(void)
                 ASSERT_TRUE(seen.counter_delta > 0);
                 ASSERT_TRUE(seen.in_kvm_run >= 1);
                 /* The action's own proof, and the VMM is gone and reaped. */
-                ASSERT_CONTAINS(r->detail, "with no exit, then SIGKILL; VMM died by SIGKILL");
+                ASSERT_CONTAINS(r->detail, "before SIGKILL with no exit from KVM_RUN; VMM died by SIGKILL");
                 ASSERT_TRUE(kill(seen.pid, 0) < 0 && errno == ESRCH);
                 ASSERT_EQ(r->metrics[VM_M_VMS], 1);
                 ASSERT_EQ(r->metrics[VM_M_VCPUS], 2);
