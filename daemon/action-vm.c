@@ -11,12 +11,14 @@
  *                        or after it (the variant drawn at random, or named:
  *                        close-with-memslots-vcpus-first / -vm-first)
  *   sigkill              the VMM (a child process) is SIGKILLed while its vCPUs are inside
- *                        KVM_RUN: the guest counter is seen moving with no exit right
- *                        before the kill, and the child's wait status must say SIGKILL
+ *                        KVM_RUN: its guest counter moved after it started spinning, it
+ *                        never came back from KVM_RUN before it died, and its wait status
+ *                        says SIGKILL
  *   shared-fd            the VMM passes its VM fd over SCM_RIGHTS to a peer process; the
  *                        VMM closes its fds and exits (exit_mm → MMU notifier release)
  *                        while the peer closes the last VM reference (VM destroy), both
- *                        released from one spin barrier; the spread goes to race_spread_ns
+ *                        released from one spin barrier on CPUs of their own at RT
+ *                        priority; the spread goes to race_spread_ns
  *   recreate             RecreateCount= VMs one after another in this process, each created
  *                        while the previous one is still being torn down
  *   stats-after-end      the VMM hands its VM and vCPU stats fds to us, is SIGKILLed in the
@@ -159,7 +161,7 @@ static const char *const vm_phases[] = {
 static const KeySpec vm_keys[] = {
         { "VCPUs", KEY_UINT, offsetof(VmParams, vcpus), "1", 1, GUEST_VCPUS_MAX, NULL,
           "vCPUs per VM (each runs on its own thread), up to the host's KVM_CAP_MAX_VCPUS" },
-        { "MemorySlots", KEY_UINT, offsetof(VmParams, memslots), "1", 1, 32764, NULL,
+        { "MemorySlots", KEY_UINT, offsetof(VmParams, memslots), "1", 1, 32767, NULL,
           "memslots per VM, up to the host's KVM_CAP_NR_MEMSLOTS" },
         { "SlotSize", KEY_SIZE, offsetof(VmParams, slot_size), "2M", GUEST_SLOT0_MIN, 1ULL << 32, NULL,
           "size of each memslot, a multiple of 4K" },

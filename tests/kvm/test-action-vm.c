@@ -531,7 +531,7 @@ static void test_limits(void)
         actor_free(&a);
 }
 
-/* Scale: up to KVM_CAP_MAX_VCPUS vCPUs (RLIMIT_NOFILE raised as needed) and many memslots. */
+/* Scale: KVM_CAP_MAX_VCPUS vCPUs (RLIMIT_NOFILE raised as needed), then KVM_CAP_NR_MEMSLOTS memslots. */
 static void test_scale(void)
 {
         KvmCaps caps;
@@ -539,19 +539,41 @@ static void test_scale(void)
         char keys[160];
         Actor a;
         uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+        unsigned vcpus;
 
         ASSERT_OK(kvm_caps_probe(&caps, &f));
-        snprintf(keys, sizeof keys, "VCPUs=%d\nMemorySlots=2048\nSlotSize=32K\nRun=0\nEnd=close", MIN(caps.max_vcpus, 1024));
+        vcpus = (unsigned)MIN(caps.max_vcpus, GUEST_VCPUS_MAX);
+        snprintf(keys, sizeof keys, "VCPUs=%u\nMemorySlots=16\nSlotSize=32K\nRun=0\nEnd=close", vcpus);
         actor_new(&a, keys, 13);
         actor_step(&a);
         if (a.last.outcome != VM_OUT_CLOSE)
                 TEST_FAIL("%s: %s", action_vm.outcomes[a.last.outcome].name, a.last.detail);
-        ASSERT_EQ(a.metrics[VM_M_VCPUS], (uint64_t)MIN(caps.max_vcpus, 1024));
-        ASSERT_EQ(a.metrics[VM_M_MEMSLOTS], 2048);
-        ASSERT_TRUE(a.metrics[VM_M_GUEST_LOOPS] >= a.metrics[VM_M_VCPUS]);
-        printf("scale: %" PRIu64 " vCPUs, 2048 memslots in %" PRIu64 " ms\n", (uint64_t)a.metrics[VM_M_VCPUS],
+        ASSERT_EQ(a.metrics[VM_M_VCPUS], vcpus);
+        ASSERT_TRUE(a.metrics[VM_M_GUEST_LOOPS] >= vcpus);
+        printf("scale: %u vCPUs in %" PRIu64 " ms\n", vcpus, (uint64_t)((now_ns(CLOCK_MONOTONIC) - t0) / NSEC_PER_MSEC));
+        actor_free(&a);
+
+        t0 = now_ns(CLOCK_MONOTONIC);
+        snprintf(keys, sizeof keys, "VCPUs=1\nMemorySlots=%d\nSlotSize=32K\nRun=0\nEnd=close-with-memslots-vm-first",
+                 caps.nr_memslots);
+        actor_new(&a, keys, 13);
+        actor_step(&a);
+        if (a.last.outcome != VM_OUT_CLOSE_MEMSLOTS_VM_FIRST)
+                TEST_FAIL("%s: %s", action_vm.outcomes[a.last.outcome].name, a.last.detail);
+        ASSERT_EQ(a.metrics[VM_M_MEMSLOTS], (uint64_t)caps.nr_memslots);
+        printf("scale: %d memslots in %" PRIu64 " ms\n", caps.nr_memslots,
                (uint64_t)((now_ns(CLOCK_MONOTONIC) - t0) / NSEC_PER_MSEC));
         actor_free(&a);
+
+        /* One more than KVM offers: an environment error that says so. */
+        if (caps.nr_memslots < 32767) {
+                snprintf(keys, sizeof keys, "MemorySlots=%d\nSlotSize=32K\nEnd=close", caps.nr_memslots + 1);
+                actor_new(&a, keys, 13);
+                actor_step(&a);
+                expect_only(&a, VM_OUT_ENV_ERROR, 1);
+                ASSERT_CONTAINS(a.last.detail, "exceeds this host's KVM_CAP_NR_MEMSLOTS");
+                actor_free(&a);
+        }
 }
 
 /* All modes mixed: each step has exactly one outcome and they add up. */
