@@ -837,13 +837,17 @@ static int nth_allowed_cpu(unsigned n)
 }
 
 /*
- * A racer on its own CPU and above every normal task there, for the few
- * microseconds from the go to the fire: on a loaded host a racer that gets
- * preempted at the barrier turns a sub-µs spread into a timeslice. Where
+ * Each racer on a CPU of its own, so neither waits for the other to be
+ * scheduled at the barrier. The creator also runs at RT priority: it is
+ * usually first at the barrier and must still be on its CPU when the peer
+ * arrives (on a loaded host a preempted spinner turns a sub-µs spread into
+ * a timeslice), and its exit_mm then runs without being preempted. The
+ * peer stays a normal task: at RT priority its VM destroy, which waits for
+ * grace periods that need kworkers on its CPU, took ten times longer. Where
  * either is refused (no CAP_SYS_NICE, one CPU) the race still runs, less
  * tightly aligned; the spread says so.
  */
-static void racer_prepare(int cpu)
+static void racer_prepare(int cpu, bool rt)
 {
         struct sched_param sp = { .sched_priority = 1 };
         cpu_set_t set;
@@ -853,7 +857,8 @@ static void racer_prepare(int cpu)
                 CPU_SET(cpu, &set);
                 (void)sched_setaffinity(0, sizeof set, &set);
         }
-        (void)sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp);
+        if (rt)
+                (void)sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp);
 }
 
 /* A racer is in place; the second one wakes the worker. */
@@ -880,11 +885,15 @@ static int wait_both_ready(VmShared *sh, pid_t creator, pid_t peer)
         }
 }
 
-/* Both racers sleep until the worker's go, then meet at a spin barrier: a bounded spin, even at RT priority. */
+/*
+ * Both racers sleep until the worker's go, then meet at a barrier: a spin
+ * of at most 20 ms (even at RT priority), then a sleep until the other one
+ * comes — late, on a host too loaded to align them, and the spread shows it.
+ */
 static int racer_go(VmShared *sh)
 {
         (void)proc_wait_word(&sh->go, 0, 0, VMM_TIMEOUT_NS);
-        return proc_barrier(&sh->arrived, 2, 100 * NSEC_PER_MSEC);
+        return proc_barrier(&sh->arrived, 2, 20 * NSEC_PER_MSEC, VMM_TIMEOUT_NS);
 }
 
 _noreturn_ static void peer_main(VmShared *sh, int sock, int cpu)
@@ -900,7 +909,7 @@ _noreturn_ static void peer_main(VmShared *sh, int sock, int cpu)
                 proc_exit(3);
         }
         sh->peer_fd = fd;
-        racer_prepare(cpu);
+        racer_prepare(cpu, false);
         atomic_store(&sh->peer, PEER_HOLDING);
         racer_ready(sh);
         /* The worker looks at our fd table before it lets us race. */
@@ -937,7 +946,7 @@ _noreturn_ static void creator_main(const VmParams *p, VmState *s, int sock, uin
         /* Every reference of ours but the mm goes now; memslots stay set. The peer's fd is the last one. */
         kvm_vm_close_vcpus(vm);
         kvm_vm_close_vm_fd(vm);
-        racer_prepare(cpu);
+        racer_prepare(cpu, true);
         atomic_store(&sh->vmm, VMM_READY);
         racer_ready(sh);
         r = racer_go(sh);

@@ -170,23 +170,36 @@ static inline void cpu_relax(void)
 #endif
 }
 
-int proc_barrier(_Atomic uint32_t *arrived, unsigned parties, uint64_t timeout_ns)
-{
-        uint64_t deadline;
-        unsigned spins = 0;
+#define BARRIER_SLEEPER (1U << 16)
 
-        if (atomic_fetch_add(arrived, 1) + 1 >= parties)
+int proc_barrier(_Atomic uint32_t *arrived, unsigned parties, uint64_t spin_ns, uint64_t timeout_ns)
+{
+        uint64_t start = now_ns(CLOCK_MONOTONIC);
+        unsigned spins = 0;
+        uint32_t v;
+
+        v = atomic_fetch_add(arrived, 1) + 1;
+        if ((v & 0xffff) >= parties) {
+                /* Last one in: leave at once; a syscall only if someone sleeps. */
+                if (v & BARRIER_SLEEPER)
+                        futex_wake_all(arrived);
                 return 0;
-        deadline = now_ns(CLOCK_MONOTONIC) + timeout_ns;
-        while (atomic_load_explicit(arrived, memory_order_acquire) < parties) {
+        }
+        while (((v = atomic_load_explicit(arrived, memory_order_acquire)) & 0xffff) < parties) {
                 cpu_relax();
-                /* Spin hot, but on a box with fewer CPUs than parties let the other side run now and then. */
-                if (++spins % 4096 == 0) {
-                        if (now_ns(CLOCK_MONOTONIC) >= deadline)
-                                return -ETIMEDOUT;
-                        if (spins % (4096 * 64) == 0)
-                                sched_yield();
+                if (++spins % 1024 == 0 && now_ns(CLOCK_MONOTONIC) - start >= spin_ns)
+                        break;
+        }
+        /* Too long for a spin: sleep until the count is complete (a wake, or the value moved). */
+        while (((v = atomic_load(arrived)) & 0xffff) < parties) {
+                uint64_t now = now_ns(CLOCK_MONOTONIC);
+                if (now - start >= timeout_ns)
+                        return -ETIMEDOUT;
+                if (!(v & BARRIER_SLEEPER)) {
+                        (void)atomic_compare_exchange_strong(arrived, &v, v | BARRIER_SLEEPER);
+                        continue;
                 }
+                (void)futex_wait_change(arrived, v, MIN(timeout_ns - (now - start), 10 * NSEC_PER_MSEC));
         }
         return 0;
 }

@@ -56,11 +56,13 @@ void futex_set(_Atomic uint32_t *word, uint32_t value);
 int proc_wait_word(_Atomic uint32_t *word, uint32_t old, pid_t child, uint64_t timeout_ns);
 
 /*
- * Two processes meet: each calls this once; both return as close together
- * as their CPUs allow, spinning (no syscalls) for the last stretch.
- * Returns 0, or -ETIMEDOUT if the other side did not arrive in time.
+ * Processes meet: each calls this once on the same zeroed word; they return
+ * as close together as their CPUs allow, spinning (no syscalls) for up to
+ * spin_ns, then sleeping on a futex until the last one comes. Returns 0, or
+ * -ETIMEDOUT if it did not come within timeout_ns. The word's upper half
+ * marks a sleeper, so the last to arrive only makes a syscall to wake one.
  */
-int proc_barrier(_Atomic uint32_t *arrived, unsigned parties, uint64_t timeout_ns);
+int proc_barrier(_Atomic uint32_t *arrived, unsigned parties, uint64_t spin_ns, uint64_t timeout_ns);
 
 /* SCM_RIGHTS over a unix socket: n fds in one message. recv honours the socket's SO_RCVTIMEO. */
 int proc_send_fds(int sock, const int *fds, unsigned n);

@@ -33,6 +33,8 @@ typedef struct Row {
         Worker *worker;
         double rate;
         uint64_t vms, steps, other, ns, vcpus, slots, loops;
+        uint64_t *spreads; /* race_spread_ns of each step that had one */
+        size_t n_spreads, cap_spreads;
         char note[200];
 } Row;
 
@@ -158,12 +160,27 @@ static void mode_run(Row *row, double seconds)
                         snprintf(row->note, sizeof row->note, "%s: %s", action_vm.outcomes[r.outcome].name, r.detail);
                         continue;
                 }
+                if (r.race_spread_ns) {
+                        if (row->n_spreads == row->cap_spreads) {
+                                row->cap_spreads = MAX(1024U, row->cap_spreads * 2);
+                                row->spreads = realloc(row->spreads, row->cap_spreads * sizeof *row->spreads);
+                                if (!row->spreads)
+                                        exit(EXIT_FAILURE);
+                        }
+                        row->spreads[row->n_spreads++] = r.race_spread_ns;
+                }
                 row->vms += r.metrics[VM_M_VMS];
                 row->vcpus += r.metrics[VM_M_VCPUS];
                 row->slots += r.metrics[VM_M_MEMSLOTS];
                 row->loops += r.metrics[VM_M_GUEST_LOOPS];
         }
         row->ns += now_ns(CLOCK_MONOTONIC) - t0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+        return x < y ? -1 : x > y;
 }
 
 static void mode_finish(Row *row)
@@ -177,6 +194,13 @@ static void mode_finish(Row *row)
                          " guest loops", row->vms, row->vcpus, row->slots, row->loops);
         else if (row->other && !row->note[0])
                 snprintf(row->note, sizeof row->note, "%" PRIu64 " steps without a lifecycle", row->other);
+        else if (row->n_spreads) {
+                qsort(row->spreads, row->n_spreads, sizeof *row->spreads, cmp_u64);
+                snprintf(row->note, sizeof row->note, "race spread p50 %.2fus p99 %.2fus max %.1fus (%zu races)",
+                         row->spreads[row->n_spreads / 2] / 1e3, row->spreads[row->n_spreads * 99 / 100] / 1e3,
+                         row->spreads[row->n_spreads - 1] / 1e3, row->n_spreads);
+        }
+        free(row->spreads);
         row->worker = worker_free_local(row->worker);
         row->profile = profile_free(row->profile);
 }
