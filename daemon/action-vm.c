@@ -565,9 +565,29 @@ _noreturn_ static void child_failed(VmShared *sh, const KvmFail *f, int error, c
  * mm, optionally hands its stats fds to the worker, then spins its guest
  * without exits until it is killed.
  */
+/*
+ * Pins the calling thread to the CPU it is on and returns in cpus every
+ * other CPU it may use; false (no pinning) where it may use only one.
+ */
+static bool vcpu_cpus_away_from_here(cpu_set_t *cpus)
+{
+        cpu_set_t here;
+        int cpu = sched_getcpu();
+
+        if (cpu < 0 || sched_getaffinity(0, sizeof *cpus, cpus) < 0 || CPU_COUNT(cpus) < 2 || !CPU_ISSET(cpu, cpus))
+                return false;
+        CPU_ZERO(&here);
+        CPU_SET(cpu, &here);
+        if (sched_setaffinity(0, sizeof here, &here) < 0)
+                return false;
+        CPU_CLR(cpu, cpus);
+        return true;
+}
+
 _noreturn_ static void vmm_spin_main(const VmParams *p, VmState *s, int stats_sock)
 {
         VmShared *sh = s->shared;
+        cpu_set_t cpus;
         KvmVm *vm = NULL;
         char why[STEP_DETAIL_MAX];
         int r;
@@ -604,7 +624,12 @@ _noreturn_ static void vmm_spin_main(const VmParams *p, VmState *s, int stats_so
                         child_failed(sh, &vm->vcpus[i].fail, 0, NULL, 1);
         }
         guest_set_mode(vm->slot0, GUEST_MODE_SPIN);
-        r = kvm_vm_start_threads(vm, 1);
+        /*
+         * Every vCPU on a thread of its own, off this thread's CPU; this thread only reports and
+         * then sleeps. The worker it wakes is put on the waker's CPU: were a vCPU spinning inside
+         * KVM_RUN there (not preemptible on many kernels), the worker would wait for a tick.
+         */
+        r = kvm_vm_start_threads_on(vm, 0, vcpu_cpus_away_from_here(&cpus) ? &cpus : NULL);
         if (r < 0)
                 child_failed(sh, &vm->fail, 0, NULL, 1);
         /* The baseline of the proof: from here on the guest only spins, and no vCPU ever comes back. */
@@ -612,8 +637,8 @@ _noreturn_ static void vmm_spin_main(const VmParams *p, VmState *s, int stats_so
         sh->loops_at_running = kvm_vm_guest_loops(vm);
         sh->t_running = now_ns(CLOCK_MONOTONIC);
         futex_set(&sh->vmm, VMM_RUNNING);
-        /* vCPU 0 on this thread; it only comes back if KVM_RUN fails or exits for a reason it must not. */
-        r = kvm_vm_run_vcpu(vm, 0, 0);
+        /* vCPU 0's thread only ends if KVM_RUN fails or exits for a reason it must not. */
+        (void)pthread_join(vm->vcpus[0].thread, NULL);
         child_failed(sh, &vm->vcpus[0].fail, 0, NULL, 2);
 }
 

@@ -347,7 +347,7 @@ static void *vcpu_thread(void *p)
         return NULL;
 }
 
-int kvm_vm_start_threads(KvmVm *vm, unsigned first)
+int kvm_vm_start_threads_on(KvmVm *vm, unsigned first, const cpu_set_t *cpus)
 {
         pthread_attr_t attr;
         int r = 0;
@@ -357,6 +357,8 @@ int kvm_vm_start_threads(KvmVm *vm, unsigned first)
         if (pthread_attr_init(&attr) != 0)
                 return fail_set(&vm->fail, KVM_OP_THREAD, -ENOMEM, first);
         (void)pthread_attr_setstacksize(&attr, VCPU_THREAD_STACK);
+        if (cpus)
+                (void)pthread_attr_setaffinity_np(&attr, sizeof *cpus, cpus);
         for (unsigned i = first; i < vm->n_vcpus; i++) {
                 KvmVcpu *c = &vm->vcpus[i];
                 int k;
@@ -372,6 +374,11 @@ int kvm_vm_start_threads(KvmVm *vm, unsigned first)
         }
         pthread_attr_destroy(&attr);
         return r;
+}
+
+int kvm_vm_start_threads(KvmVm *vm, unsigned first)
+{
+        return kvm_vm_start_threads_on(vm, first, NULL);
 }
 
 int kvm_vm_stop_threads(KvmVm *vm)

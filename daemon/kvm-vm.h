@@ -14,6 +14,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -116,6 +117,8 @@ int kvm_vm_adopt_vcpu(KvmVm *vm, int fd);
 int kvm_vm_run_for(KvmVm *vm, uint64_t run_ns);
 /* Starts vCPUs [first, n_vcpus) on threads that run until kvm_vm_stop_threads(). */
 int kvm_vm_start_threads(KvmVm *vm, unsigned first);
+/* The same, the threads confined to cpus (NULL: anywhere). */
+int kvm_vm_start_threads_on(KvmVm *vm, unsigned first, const cpu_set_t *cpus);
 /* Runs one vCPU on the calling thread until vm->stop is set or deadline (CLOCK_MONOTONIC ns; 0 = none;
  * any past value, e.g. 1, = exactly one entry into the guest). */
 int kvm_vm_run_vcpu(KvmVm *vm, unsigned idx, uint64_t deadline_ns);
