@@ -339,7 +339,7 @@ static void handle_step(EngineWorker *w, const WorkerMsg *m)
                 tally_failure(ar, m->result.detail);
 
         /* Every step of a trigger, and unusual steps of actors (rate-limited), get a journal line. */
-        if (ar->actor->role == ROLE_TRIGGER ||
+        if (ar->actor->role == ROLE_TRIGGER || (t->flags & ACTION_JOURNAL_STEPS) ||
             ((o->class == OUTCOME_FAILURE || o->class == OUTCOME_ENV_ERROR || m->result.race_spread_ns) &&
              journal_step_allowed(ar))) {
                 json_object *rec = record_new("step");
