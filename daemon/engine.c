@@ -512,6 +512,7 @@ static int worker_start(EngineWorker *w, uint64_t iterations, bool ignore_interv
                 .index = w->index,
                 .instance = w->instance,
                 .run_seed = engine_boot_seed(e),
+                .run_id = e->run_id,
                 .iterations = iterations,
                 .ignore_interval = ignore_interval,
                 .slot = slot,

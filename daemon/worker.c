@@ -26,6 +26,7 @@ struct Worker {
         SharedArea *shared;
         unsigned actor_index;
         void *state;
+        const char *run_id;
         bool initialized;
         char tag[64];
 };
@@ -48,6 +49,11 @@ unsigned worker_instance(const Worker *w)
 uint64_t worker_iteration(const Worker *w)
 {
         return w->iteration;
+}
+
+const char *worker_run_id(const Worker *w)
+{
+        return w->run_id;
 }
 
 bool worker_should_stop(Worker *w)
@@ -259,6 +265,7 @@ _noreturn_ void worker_main(const WorkerSpec *spec)
                 .slot = spec->slot,
                 .shared = spec->shared,
                 .actor_index = spec->actor_index,
+                .run_id = spec->run_id,
         };
         const ProfileActor *a = spec->actor;
         int r;

@@ -88,6 +88,7 @@ typedef struct WorkerSpec {
         unsigned index;    /* engine-wide worker index */
         unsigned instance; /* instance number within the actor */
         uint64_t run_seed;
+        const char *run_id; /* the engine's, valid in the forked worker; NULL for local workers */
         uint64_t iterations;  /* steps to run; 0 = until stopped */
         bool ignore_interval; /* triggers fire at once */
         WorkerSlot *slot;

@@ -95,6 +95,8 @@ Prng *worker_prng(Worker *w);
 const char *worker_actor_name(const Worker *w);
 unsigned worker_instance(const Worker *w);
 uint64_t worker_iteration(const Worker *w);
+/* The run this worker belongs to (to tag what it creates), or NULL outside an engine (tests). */
+const char *worker_run_id(const Worker *w);
 /* True once the engine asked this worker to stop: long steps should check it. */
 bool worker_should_stop(Worker *w);
 /*
