@@ -151,6 +151,38 @@ int probe_cgroup(char *buf, size_t len)
         return -ENOENT;
 }
 
+/* True if a file under /lib/modules/RELEASE/ names the module's .ko (modules.builtin, modules.dep). */
+static bool modules_list_has(const char *list, const char *ko)
+{
+        _cleanup_free_ char *text = NULL;
+        struct utsname u;
+        char path[300];
+
+        uname(&u);
+        snprintf(path, sizeof path, "/lib/modules/%s/%s", u.release, list);
+        if (read_file_at(AT_FDCWD, path, 64 << 20, &text, NULL) < 0)
+                return false;
+        return strstr(text, ko) != NULL;
+}
+
+int probe_netem(char *buf, size_t len)
+{
+        if (access("/sys/module/sch_netem", F_OK) == 0) {
+                snprintf(buf, len, "sch_netem is loaded: Netem= can delay and drop frames");
+                return 0;
+        }
+        if (modules_list_has("modules.builtin", "/sch_netem.ko")) {
+                snprintf(buf, len, "sch_netem is built in: Netem= can delay and drop frames");
+                return 0;
+        }
+        if (modules_list_has("modules.dep", "/sch_netem.ko")) {
+                snprintf(buf, len, "sch_netem is a module the kernel loads on first use");
+                return 0;
+        }
+        snprintf(buf, len, "no sch_netem in this kernel: Netem=yes cannot run (Netem=if-available runs without it)");
+        return -ENOENT;
+}
+
 static void add(HostCheck *ret, size_t max, size_t *n, const char *name, CheckStatus st, const char *detail)
 {
         if (*n >= max)
@@ -230,6 +262,9 @@ size_t host_check_all(const HostConfig *config, HostCheck *ret, size_t max)
             access("/dev/net/tun", F_OK) == 0 ? "/dev/net/tun present" : "no /dev/net/tun: net actions cannot make taps");
         add(ret, max, &n, "vhost-net", access("/dev/vhost-net", F_OK) == 0 ? CHECK_OK : CHECK_MISSING,
             access("/dev/vhost-net", F_OK) == 0 ? "/dev/vhost-net present" : "no /dev/vhost-net (modprobe vhost_net)");
+
+        r = probe_netem(b, sizeof b);
+        add(ret, max, &n, "netem", r < 0 ? CHECK_MISSING : CHECK_OK, b);
 
         add(ret, max, &n, "stress-ng", in_path("stress-ng") ? CHECK_OK : CHECK_MISSING,
             in_path("stress-ng") ? "stress-ng found" : "stress-ng not installed (apt-get install stress-ng): Load= sections cannot run");

@@ -34,3 +34,5 @@ int probe_kexec(char *buf, size_t len);
 int probe_pstore(char *buf, size_t len);
 /* 2 for cgroup v2 (unified), 1 for v1 with the memory controller, negative errno if neither. */
 int probe_cgroup(char *buf, size_t len);
+/* 0 if the kernel has sch_netem (loaded, built in, or a module it can load), else -ENOENT. Reads files only. */
+int probe_netem(char *buf, size_t len);

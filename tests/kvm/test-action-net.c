@@ -413,6 +413,42 @@ static void test_vhost_net(void)
         actor_free(&a);
 }
 
+/* ---- the profile side: validation, plan, destructiveness ---- */
+
+static void test_profile(void)
+{
+        ConfErrors errs = {};
+        Actor a;
+        char *msg, *plan = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        ASSERT_TRUE(actor_try(&a, "NetemDelay=1ms\nNetemJitter=2ms", &errs) < 0);
+        msg = conf_error_format(&errs.items[0]);
+        ASSERT_CONTAINS(msg, "NetemJitter=2ms");
+        ASSERT_CONTAINS(msg, "NetemDelay");
+        free(msg);
+        conf_errors_clear(&errs);
+        ASSERT_TRUE(actor_try(&a, "VMs=65", &errs) < 0);
+        conf_errors_clear(&errs);
+        ASSERT_TRUE(actor_try(&a, "Netem=maybe", &errs) < 0);
+        msg = conf_error_format(&errs.items[0]);
+        ASSERT_CONTAINS(msg, "if-available");
+        free(msg);
+        conf_errors_clear(&errs);
+
+        actor_new(&a, "VMs=3\nVeth=yes\nNetem=if-available\nEnd=sigkill:2 close");
+        ASSERT_TRUE(!profile_is_destructive(a.profile, NULL));
+        f = open_memstream(&plan, &len);
+        action_net.describe(a.profile->actors[0].params, f);
+        fclose(f);
+        ASSERT_CONTAINS(plan, "3 VMMs");
+        ASSERT_CONTAINS(plan, "a private network namespace");
+        ASSERT_CONTAINS(plan, "sigkill:2 close:1");
+        free(plan);
+        actor_free(&a);
+}
+
 /* ---- ownership: the sweep and the host namespace ---- */
 
 /* A tag whose owner is dead: a child's, taken while it lived. */
@@ -545,6 +581,7 @@ int main(void)
         ASSERT_TRUE(host_ns >= 0);
         host_ns_inode = ns_inode("/proc/self/ns/net");
 
+        RUN(test_profile);
         RUN(test_owner_tags);
         RUN(test_sigkill);
         RUN(test_close);
