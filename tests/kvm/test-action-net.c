@@ -22,6 +22,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "action-net.h"
 #include "kvm-proc.h"
@@ -567,6 +568,70 @@ static void test_host_namespace(void)
         actor_free(&a);
 }
 
+/* The observer of a worker about to crash: it dies with its plumbing live. */
+static void on_live_crash(const NetLive *l, void *userdata)
+{
+        kill(getpid(), SIGKILL);
+}
+
+/*
+ * A real crash in the host namespace: a worker SIGKILLed with its bridge,
+ * taps and veths live. Its VMMs die with it (PDEATHSIG) and take their
+ * taps and namespaces along; its bridge stays, tagged with a dead owner,
+ * until the next worker in that namespace sweeps it.
+ */
+static void test_crash_sweep(void)
+{
+        NetObserver o = { .live = on_live_crash };
+        const char *text = "[Profile]\nDuration=1min\nDestructive=yes\n[Actor net]\nAction=net\nNamespace=host\n"
+                           "VMs=2\nVeth=yes\n";
+        ConfErrors errs = {};
+        Profile *p = NULL;
+        Worker *w = NULL;
+        StepResult r;
+        int status;
+        pid_t pid;
+
+        ASSERT_TRUE(unshare(CLONE_NEWNET) == 0);
+        ASSERT_OK(profile_parse_text("test.ini", text, strlen(text), &p, &errs));
+        fflush(stdout);
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                action_net_set_observer(&o);
+                if (worker_new_local(&p->actors[0], 1, 0, &w) < 0 || worker_local_step(w, &r) < 0)
+                        _exit(3);
+                _exit(4); /* the observer did not fire */
+        }
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        /* Its VMMs were orphaned to us (the subreaper) and die of PDEATHSIG: reap them. */
+        for (uint64_t deadline = now_ns(CLOCK_MONOTONIC) + 30 * NSEC_PER_SEC;;) {
+                pid_t k = waitpid(-1, &status, WNOHANG);
+                if (k < 0 && errno == ECHILD)
+                        break;
+                ASSERT_TRUE(now_ns(CLOCK_MONOTONIC) < deadline);
+                if (k == 0)
+                        sleep_ns(NSEC_PER_MSEC);
+        }
+        /* The dead worker's bridge is left; its taps and veths went with the VMMs (bounded wait). */
+        for (unsigned i = 0; i < 3000 && count_lines(sh("ip -o link show")) != 2; i++)
+                sleep_ns(10 * NSEC_PER_MSEC);
+        if (count_lines(sh("ip -o link show")) != 2 || !strstr(sh("ip -o link show"), "-br:"))
+                TEST_FAIL("after the crash, expected lo and the dead worker's bridge:\n%s", sh("ip -o link show"));
+        printf("crash left: %s", strstr(sh("ip -o link show"), "2: "));
+
+        /* The next worker here sweeps it, then runs normally. */
+        {
+                Actor a = { .profile = p };
+                ASSERT_OK(worker_new_local(&p->actors[0], 1, 0, &a.worker));
+                ASSERT_OK(worker_local_step(a.worker, &a.last));
+                ASSERT_EQ(a.last.outcome, NET_OUT_SIGKILL);
+                expect_only_lo("after the sweep and a step");
+                actor_free(&a);
+        }
+}
+
 int main(void)
 {
         if (geteuid() != 0)
@@ -597,6 +662,7 @@ int main(void)
 
         RUN(test_sweep);
         RUN(test_host_namespace);
+        RUN(test_crash_sweep);
         close(host_ns);
         kvm_test_assert_clean();
         printf("ok\n");
