@@ -180,6 +180,7 @@ static const KeySpec net_keys[] = {
 _Static_assert(NIC_GPA >= GUEST_SLOT0_MIN, "the NIC must not overlap the guest");
 
 enum { VMM_SETUP, VMM_READY, VMM_RUNNING, VMM_CLOSED, VMM_FAILED };
+static const char *const vmm_states[] = { "setting up", "ready", "running", "closed", "failed" };
 enum { GO_WAIT, GO_RUN, GO_EXIT };
 enum { FAIL_FAILURE, FAIL_ENV, FAIL_KVM_GONE };
 
@@ -631,9 +632,8 @@ static void teardown(NetState *s, Step *st, StepResult *ret, char *survived, siz
         uint64_t deadline;
 
         for (unsigned i = 0; i < st->n; i++)
-                if (s->pid[i] > 0) {
+                if (s->pid[i] > 0)
                         s->pid[i] = proc_kill_reap(s->pid[i]);
-                }
         survived[0] = '\0';
         deadline = now_ns(CLOCK_MONOTONIC) + LINK_GONE_TIMEOUT_NS;
         for (unsigned i = 0; i < st->n; i++) {
@@ -663,13 +663,17 @@ static void teardown(NetState *s, Step *st, StepResult *ret, char *survived, siz
         }
 }
 
-/* A setup failure: the VMMs go, the links are counted away, and the result is kept. */
+/* A failed step: the VMMs go and the links are counted away; a link that stays outranks the failure. */
 static int abort_step(NetState *s, Step *st, StepResult *ret)
 {
-        char survived[64];
+        char survived[64], why[STEP_DETAIL_MAX];
 
         teardown(s, st, ret, survived, sizeof survived);
-        return 0;
+        if (!survived[0])
+                return 0;
+        snprintf(why, sizeof why, "%s", ret->detail);
+        return result(ret, NET_OUT_LINK_SURVIVED, -EBUSY, "%s still exists %llus after its holder went (the step "
+                      "had failed: %s)", survived, LINK_GONE_TIMEOUT_NS / NSEC_PER_SEC, why);
 }
 
 /* The result for a VMM that reported a failure (or died without one). */
@@ -698,7 +702,7 @@ static int wait_vmm(NetState *s, unsigned i, uint32_t from, StepResult *ret)
         if (r >= 0 && atomic_load(&sh->state) != VMM_FAILED)
                 return 0;
         if (r == -ETIMEDOUT)
-                return result(ret, NET_OUT_FAILURE, r, "VMM %u did not get past its state %u within %llus", i, from,
+                return result(ret, NET_OUT_FAILURE, r, "VMM %u was still %s after %llus", i, vmm_states[from],
                               VMM_TIMEOUT_NS / NSEC_PER_SEC), -1;
         (void)proc_wait(s->pid[i], VMM_TIMEOUT_NS, &status);
         s->pid[i] = 0;

@@ -21,6 +21,7 @@
 #include <linux/kvm.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -349,6 +350,36 @@ static void test_one_vm_mixed(void)
         actor_free(&a);
 }
 
+/* The host refuses a resource: the VMMs cannot open /dev/net/tun (no fd left). An env-error, named, links balanced. */
+static void test_env_error(void)
+{
+        struct rlimit old, low;
+        Actor a;
+        int fd;
+
+        actor_new(&a, "VMs=2\nEnd=sigkill");
+        actor_step(&a); /* the worker's own fds (its netlink socket) are open from here on */
+        ASSERT_TRUE(getrlimit(RLIMIT_NOFILE, &old) == 0);
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        low = (struct rlimit){ .rlim_cur = (rlim_t)fd, .rlim_max = old.rlim_max };
+        ASSERT_TRUE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+        ASSERT_OK(worker_local_step(a.worker, &a.last));
+        ASSERT_TRUE(setrlimit(RLIMIT_NOFILE, &old) == 0);
+        printf("env-error: %s\n", a.last.detail);
+        ASSERT_EQ(a.last.outcome, NET_OUT_ENV_ERROR);
+        ASSERT_EQ(a.last.error, -EMFILE);
+        ASSERT_CONTAINS(a.last.detail, "open " TUN_DEVICE_PATH ": Too many open files");
+        ASSERT_EQ(a.last.metrics[NET_M_LINKS_CREATED], a.last.metrics[NET_M_LINKS_DESTROYED]);
+        ASSERT_TRUE(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD);
+        expect_only_lo("after a VMM could not open its tap");
+        /* And the next step works again. */
+        actor_step(&a);
+        ASSERT_EQ(a.last.outcome, NET_OUT_SIGKILL);
+        actor_free(&a);
+}
+
 /* ---- netem and vhost-net: run where the kernel has them, else say why not ---- */
 
 static void test_netem(void)
@@ -652,6 +683,7 @@ int main(void)
         RUN(test_close);
         RUN(test_bridge_first);
         RUN(test_one_vm_mixed);
+        RUN(test_env_error);
         RUN(test_netem);
         RUN(test_vhost_net);
 
