@@ -1,0 +1,132 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Booting a lab guest in QEMU (TCG) with a deadline and a complete serial log.
+
+QEMU runs with software emulation (-accel tcg -cpu max: this host's KVM
+cannot run a long-mode guest kernel, and -cpu max gives the guest SVM for
+nested KVM). The guest's reboots (panic=1, reboot -f, kexec) stay inside one
+QEMU process; the guest ends QEMU by powering off. Every byte of the serial
+console goes to serial.log as it arrives; lines starting with "hvtlab:" are
+the guest harness's markers and are timestamped on the host.
+
+Non-interactive runs read the console through a pipe, so the harness can
+enforce the deadline, echo the console when asked and keep the log. An
+interactive run gives QEMU the terminal (Ctrl-A x quits, Ctrl-A c is the
+monitor) and QEMU itself writes the log.
+"""
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+from .util import log, need_tool
+
+MARKER = b"hvtlab: "
+
+
+class BootResult:
+    def __init__(self):
+        self.exit_code = None
+        self.timed_out = False
+        self.seconds = 0.0
+        self.markers = []  # (seconds since QEMU started, marker text)
+
+
+def command(kernel, initrd, append, drives, memory, smp):
+    """The qemu-system-x86_64 command line; DRIVES is a list of (image, serial)."""
+    cmd = [
+        need_tool("qemu-system-x86_64", "qemu-system-x86"),
+        "-accel", "tcg",
+        "-cpu", "max",
+        "-smp", str(smp),
+        "-m", str(memory),
+        "-nodefaults",
+        "-no-user-config",
+        "-display", "none",
+        "-kernel", kernel,
+        "-initrd", initrd,
+        "-append", append,
+    ]
+    for image, serial in drives:
+        cmd += [
+            "-drive", f"file={image},if=none,id={serial},format=raw,cache=unsafe",
+            "-device", f"virtio-blk-pci,drive={serial},serial={serial}",
+        ]
+    return cmd
+
+
+def boot(cmd_base, serial_log, qemu_log, deadline, stream):
+    """Runs QEMU with the console on a pipe until it exits or DEADLINE seconds pass."""
+    cmd = cmd_base + ["-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con", "-monitor", "none"]
+    result = BootResult()
+    start = time.monotonic()
+    with open(serial_log, "wb") as out, open(qemu_log, "wb") as err:
+        err.write((" ".join(cmd) + "\n").encode())
+        err.flush()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        fd = proc.stdout.fileno()
+        pending = b""
+        while True:
+            left = deadline - (time.monotonic() - start)
+            if left <= 0:
+                result.timed_out = True
+                break
+            ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunk = chunk.replace(b"\r", b"")
+            out.write(chunk)
+            out.flush()
+            if stream:
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.flush()
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                at = line.find(MARKER)
+                if at >= 0:
+                    text = line[at + len(MARKER):].decode(errors="replace").strip()
+                    result.markers.append((round(time.monotonic() - start, 2), text))
+                    if not stream:
+                        log(f"guest: {text}")
+        if result.timed_out:
+            _stop(proc)
+        result.exit_code = proc.wait()
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def boot_interactive(cmd_base, serial_log, qemu_log):
+    """Hands the terminal to QEMU; QEMU writes the console to SERIAL_LOG as well."""
+    cmd = cmd_base + [
+        "-chardev", f"stdio,id=con,mux=on,signal=off,logfile={serial_log}",
+        "-serial", "chardev:con",
+        "-mon", "chardev=con,mode=readline",
+    ]
+    log("interactive: the console is yours; Ctrl-A x ends QEMU, Ctrl-A c toggles the monitor")
+    result = BootResult()
+    start = time.monotonic()
+    with open(qemu_log, "wb") as err:
+        err.write((" ".join(cmd) + "\n").encode())
+        err.flush()
+        proc = subprocess.Popen(cmd, stderr=err)
+        try:
+            result.exit_code = proc.wait()
+        except KeyboardInterrupt:
+            _stop(proc)
+            result.exit_code = proc.wait()
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def _stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
