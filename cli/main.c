@@ -1,23 +1,94 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hvtorture: the command line. One-shot runs execute the engine in this
+ * process (no daemon needed); start/stop/status/runs/show talk to
+ * hvtortured over D-Bus (or read the state directory when it is not there).
+ */
+#include <getopt.h>
+#include <sys/stat.h>
+
 #include "config.h"
 #include "log.h"
-#include "profile.h"
+#include "result.h"
+#include "verbs.h"
 
-int main(int argc, char **argv)
+typedef struct Verb {
+        const char *name;
+        int (*run)(int argc, char *argv[]);
+        const char *summary;
+} Verb;
+
+static const Verb verbs[] = {
+        { "run", verb_run, "run a profile now, in this process, and print its report" },
+        { "validate", verb_validate, "check profiles for errors (--keys lists every key)" },
+        { "check", verb_check, "what this host can do: KVM, modules, kexec, pstore, cgroups, ..." },
+        { "start", verb_start, "start a run in the daemon" },
+        { "stop", verb_stop, "stop the daemon's run" },
+        { "status", verb_status, "the daemon's state and its run's live counters" },
+        { "runs", verb_runs, "list recorded runs" },
+        { "show", verb_show, "print a run's report" },
+};
+
+static void help(void)
 {
-        ConfErrors errs = {};
-        Profile *p = NULL;
-        int r;
+        printf("Usage: hvtorture [--version] [--help] VERB [OPTIONS] [ARGS]\n\n"
+               "Fault injection and soak testing for KVM hosts.\n\nVerbs:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                printf("  %-10s %s\n", verbs[i].name, verbs[i].summary);
+        printf("\n'hvtorture VERB --help' describes a verb's options.\n"
+               "Exit codes: 0 pass, 1 evidence found, 2 usage/profile/setup error, 3 incomplete run.\n");
+}
 
-        log_open();
-        if (argc < 2)
-                return 2;
-        r = profile_load(argv[1], &p, &errs);
-        conf_errors_print(&errs, stderr);
-        conf_errors_clear(&errs);
-        if (r < 0)
-                return 2;
-        profile_print_plan(p, p->seed, p->duration_ns, stdout);
-        profile_free(p);
+void print_json(json_object *o)
+{
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+int resolve_profile(const char *arg, char **ret)
+{
+        struct stat st;
+        char *p;
+
+        if (strchr(arg, '/') || stat(arg, &st) == 0 || strstr(arg, ".ini")) {
+                p = strdup(arg);
+        } else {
+                /* A bare name: a shipped profile. */
+                if (asprintf(&p, "%s/%s.ini", HVT_PROFILE_DIR, arg) < 0)
+                        p = NULL;
+                if (p && stat(p, &st) < 0) {
+                        free(p);
+                        if (asprintf(&p, "%s/profiles/%s.ini", HVT_SOURCE_ROOT, arg) < 0)
+                                p = NULL;
+                        if (p && stat(p, &st) < 0) {
+                                free(p);
+                                p = strdup(arg);
+                        }
+                }
+        }
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
         return 0;
+}
+
+int main(int argc, char *argv[])
+{
+        log_open();
+        if (argc < 2) {
+                help();
+                return EXIT_USAGE;
+        }
+        if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
+                help();
+                return 0;
+        }
+        if (streq(argv[1], "--version")) {
+                printf("hvtorture %s\n", PACKAGE_VERSION);
+                return 0;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(argv[1], verbs[i].name))
+                        return verbs[i].run(argc - 1, argv + 1);
+        fprintf(stderr, "hvtorture: unknown verb '%s'; see 'hvtorture --help'\n", argv[1]);
+        return EXIT_USAGE;
 }

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The CLI's verbs. Each parses its own options (argv[0] is the verb's name)
+ * and returns the process exit code (see include/result.h).
+ */
+#pragma once
+
+#include <json-c/json.h>
+
+int verb_run(int argc, char *argv[]);
+int verb_validate(int argc, char *argv[]);
+int verb_check(int argc, char *argv[]);
+int verb_start(int argc, char *argv[]);
+int verb_stop(int argc, char *argv[]);
+int verb_status(int argc, char *argv[]);
+int verb_runs(int argc, char *argv[]);
+int verb_show(int argc, char *argv[]);
+
+/* Shared by the verbs. */
+void print_json(json_object *o);
+/* PROFILE may be a path or the name of a shipped profile ("smoke"); ret is allocated. */
+int resolve_profile(const char *arg, char **ret);

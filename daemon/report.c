@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Text rendering of a run report. */
+#include "conf.h"
+#include "report.h"
+
+char *format_timestamp_iso(char *buf, size_t len, uint64_t realtime_ns)
+{
+        time_t t = (time_t)(realtime_ns / NSEC_PER_SEC);
+        struct tm tm;
+
+        if (!gmtime_r(&t, &tm)) {
+                snprintf(buf, len, "?");
+                return buf;
+        }
+        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(realtime_ns % NSEC_PER_SEC / NSEC_PER_MSEC));
+        return buf;
+}
+
+const char *json_get_str(json_object *o, const char *key, const char *def)
+{
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return def;
+        return json_object_get_string(v);
+}
+
+int64_t json_get_int(json_object *o, const char *key, int64_t def)
+{
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v))
+                return def;
+        return json_object_get_int64(v);
+}
+
+double json_get_double(json_object *o, const char *key, double def)
+{
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v))
+                return def;
+        return json_object_get_double(v);
+}
+
+static const char *verdict_sentence(const char *v)
+{
+        if (streq(v, "pass"))
+                return "PASS — completed, no evidence";
+        if (streq(v, "evidence"))
+                return "EVIDENCE — the kernel left evidence or a step failed in a way it should not";
+        if (streq(v, "incomplete"))
+                return "INCOMPLETE — stopped before its end, or an actor never got a real step done";
+        if (streq(v, "error"))
+                return "ERROR — the run could not be carried out";
+        return v;
+}
+
+static void print_outcomes(json_object *outcomes, FILE *f)
+{
+        bool first = true;
+
+        json_object_object_foreach(outcomes, k, v)
+        {
+                fprintf(f, "%s%s %" PRId64, first ? "" : ", ", k, json_object_get_int64(v));
+                first = false;
+        }
+        if (first)
+                fputs("-", f);
+}
+
+void report_print_text(json_object *r, FILE *f)
+{
+        json_object *actors = NULL, *evidence = NULL, *host = NULL;
+        char b1[32], b2[32], b3[32];
+        double dur = json_get_double(r, "duration_s", 0);
+        const char *desc = json_get_str(r, "description", NULL);
+        const char *err = json_get_str(r, "error", NULL);
+        size_t n_actors, n_evidence;
+        bool any;
+
+        json_object_object_get_ex(r, "actors", &actors);
+        json_object_object_get_ex(r, "evidence", &evidence);
+        json_object_object_get_ex(r, "host", &host);
+        n_actors = actors ? json_object_array_length(actors) : 0;
+        n_evidence = evidence ? json_object_array_length(evidence) : 0;
+
+        fprintf(f, "Run %s  %s\n", json_get_str(r, "run_id", "?"), json_get_str(r, "profile", "?"));
+        if (desc)
+                fprintf(f, "  %s\n", desc);
+        format_duration(b1, sizeof b1, (uint64_t)(json_get_double(r, "elapsed_s", 0) * 1e3) * NSEC_PER_MSEC);
+        if (dur > 0)
+                format_duration(b2, sizeof b2, (uint64_t)(dur * 1e3) * NSEC_PER_MSEC);
+        else
+                snprintf(b2, sizeof b2, dur < 0 ? "infinity" : "-");
+        fprintf(f, "  seed %" PRId64 " · ran %s of %s · %" PRId64 " steps · %s\n", json_get_int(r, "seed", 0), b1,
+                b2, json_get_int(r, "steps", 0), json_get_str(r, "stop_reason", json_get_str(r, "state", "")));
+        if (host)
+                fprintf(f, "  kernel %s (%s), boot %s\n", json_get_str(host, "kernel", "?"),
+                        json_get_str(host, "machine", "?"), json_get_str(host, "boot_id", "?"));
+        fprintf(f, "\nVerdict: %s\n", verdict_sentence(json_get_str(r, "verdict", "?")));
+        if (err)
+                fprintf(f, "  %s\n", err);
+
+        if (n_actors) {
+                fprintf(f, "\n%-16s %-8s %5s %10s %9s  %s\n", "ACTOR", "ACTION", "INST", "STEPS", "RATE/s", "OUTCOMES");
+                for (size_t i = 0; i < n_actors; i++) {
+                        json_object *a = json_object_array_get_idx(actors, i), *oc = NULL;
+                        json_object_object_get_ex(a, "outcomes", &oc);
+                        fprintf(f, "%-16s %-8s %5" PRId64 " %10" PRId64 " %9.1f  ", json_get_str(a, "name", "?"),
+                                json_get_str(a, "action", "?"), json_get_int(a, "instances", 0),
+                                json_get_int(a, "steps", 0), json_get_double(a, "rate_per_s", 0));
+                        print_outcomes(oc, f);
+                        if (json_get_int(a, "workers_crashed", 0))
+                                fprintf(f, " (%" PRId64 " worker crashes)", json_get_int(a, "workers_crashed", 0));
+                        if (streq(json_get_str(a, "role", ""), "Trigger"))
+                                fprintf(f, " (fired %" PRId64 ")", json_get_int(a, "fired", 0));
+                        fputc('\n', f);
+                }
+
+                fprintf(f, "\nStep time p50 / p99 / max:\n");
+                for (size_t i = 0; i < n_actors; i++) {
+                        json_object *a = json_object_array_get_idx(actors, i), *h = NULL, *sp = NULL;
+                        json_object_object_get_ex(a, "step_ns", &h);
+                        if (!h || json_get_int(h, "count", 0) == 0)
+                                continue;
+                        fprintf(f, "  %-16s %s / %s / %s", json_get_str(a, "name", "?"),
+                                format_duration(b1, sizeof b1, (uint64_t)json_get_int(h, "p50", 0) / 1000 * 1000),
+                                format_duration(b2, sizeof b2, (uint64_t)json_get_int(h, "p99", 0) / 1000 * 1000),
+                                format_duration(b3, sizeof b3, (uint64_t)json_get_int(h, "max", 0) / 1000 * 1000));
+                        if (json_object_object_get_ex(a, "race_spread_ns", &sp))
+                                fprintf(f, "   race spread p50 %.1fus p99 %.1fus (%" PRId64 " races)",
+                                        (double)json_get_int(sp, "p50", 0) / 1e3, (double)json_get_int(sp, "p99", 0) / 1e3,
+                                        json_get_int(sp, "count", 0));
+                        fputc('\n', f);
+                }
+
+                any = false;
+                for (size_t i = 0; i < n_actors; i++) {
+                        json_object *a = json_object_array_get_idx(actors, i), *m = NULL;
+                        bool first = true;
+                        json_object_object_get_ex(a, "metrics", &m);
+                        if (!m || json_object_object_length(m) == 0)
+                                continue;
+                        if (!any)
+                                fprintf(f, "\nMetrics:\n");
+                        any = true;
+                        fprintf(f, "  %-16s", json_get_str(a, "name", "?"));
+                        json_object_object_foreach(m, k, v)
+                        {
+                                fprintf(f, "%s%s %" PRId64, first ? " " : ", ", k, json_object_get_int64(v));
+                                first = false;
+                        }
+                        fputc('\n', f);
+                }
+
+                any = false;
+                for (size_t i = 0; i < n_actors; i++) {
+                        json_object *a = json_object_array_get_idx(actors, i), *p = NULL;
+                        json_object_object_get_ex(a, "problems", &p);
+                        for (size_t k = 0; p && k < json_object_array_length(p); k++) {
+                                json_object *it = json_object_array_get_idx(p, k);
+                                if (!any)
+                                        fprintf(f, "\nProblems reported by steps:\n");
+                                any = true;
+                                fprintf(f, "  %-16s %" PRId64 "× %s\n", json_get_str(a, "name", "?"),
+                                        json_get_int(it, "count", 0), json_get_str(it, "detail", ""));
+                        }
+                }
+        }
+
+        if (n_evidence == 0)
+                fprintf(f, "\nEvidence: none\n");
+        else {
+                fprintf(f, "\nEvidence (%zu distinct):\n", n_evidence);
+                for (size_t i = 0; i < n_evidence; i++) {
+                        json_object *ev = json_object_array_get_idx(evidence, i);
+                        fprintf(f, "  %4" PRId64 "× %-10s %s%s\n", json_get_int(ev, "count", 1),
+                                json_get_str(ev, "kind", "?"), json_get_str(ev, "title", "(untitled)"),
+                                json_object_get_boolean(json_object_object_get(ev, "counted")) ? "" : " (ignored)");
+                }
+        }
+        if (json_get_str(r, "run_dir", NULL))
+                fprintf(f, "\nFiles: %s/ (report.json, journal.jsonl, evidence/)\n", json_get_str(r, "run_dir", ""));
+}

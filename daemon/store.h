@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The run store: STATE_DIR/runs/RUN-ID/ holds a run's profile copy, its
+ * append-only journal, evidence/ and report.json. Whole files are written
+ * atomically (temp file, fsync, rename, fsync the directory), so a crash or
+ * reboot at any instant leaves either the old or the new file, never half.
+ */
+#pragma once
+
+#include "util.h"
+
+#define RUN_ID_MAX 64
+
+typedef struct Store Store;
+
+/* Opens (creating as needed) STATE_DIR and STATE_DIR/runs. */
+int store_open(const char *state_dir, Store **ret);
+Store *store_free(Store *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
+const char *store_path(const Store *s);
+
+/* A new run id: "YYYYMMDD-HHMMSS-XXXX", sortable by start time. */
+int store_new_run_id(char ret[static RUN_ID_MAX]);
+/* True if id looks like a run id (no path tricks). */
+bool store_run_id_valid(const char *id);
+/* Creates runs/ID and runs/ID/evidence; returns an O_DIRECTORY fd of runs/ID. */
+int store_create_run(Store *s, const char *id, int *ret_dirfd);
+int store_open_run(Store *s, const char *id, int *ret_dirfd);
+/* Every run id, oldest first; NULL-terminated. */
+int store_list_runs(Store *s, char ***ret_ids);
+/* The active run (one that must resume after a reboot), or -ENOENT. */
+int store_get_active(Store *s, char ret[static RUN_ID_MAX]);
+int store_set_active(Store *s, const char *id); /* id NULL clears it */
+
+/* temp + fsync + rename + fsync(dir). */
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len);
+/* Reads a whole (small) file; NUL-terminated. */
+int read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len);
+/* The kernel's boot id, without dashes removed: "0f1e…". */
+int read_boot_id(char ret[static 37]);
