@@ -5,7 +5,10 @@ Each component lives in its own directory with a .stamp file holding the key
 it was built from (package version, package list, ...). A component whose
 stamp matches is reused; otherwise it is rebuilt into NAME.tmp and renamed
 into place, so an interrupted build never leaves a half-made component that
-looks finished. One lock file serialises preparation between concurrent
+looks finished. Downloaded packages are pinned: once the kernel or busybox
+is in the cache, the harness does not ask apt again (that costs seconds on
+every run, and a build directory should keep testing against the same
+kernel); `lab prepare --refresh` picks up newer versions. One lock file serialises preparation between concurrent
 harness runs (meson may start two lab tests at once).
 
 Packages come from Debian's registry through apt-get download: they are
@@ -24,8 +27,9 @@ STAMP = ".stamp"
 
 
 class Cache:
-    def __init__(self, root):
+    def __init__(self, root, refresh=False):
         self.root = os.path.abspath(root)
+        self.refresh = refresh
         os.makedirs(self.root, exist_ok=True)
         self._lock_fd = None
         self._apt_updated = False
@@ -46,6 +50,16 @@ class Cache:
         os.close(self._lock_fd)
         self._lock_fd = None
         return False
+
+    def pinned(self, name):
+        """The first line of component NAME's stamp ("package=version"), unless refreshing or absent."""
+        if self.refresh:
+            return None
+        try:
+            with open(os.path.join(self.path(name), STAMP), encoding="utf-8") as f:
+                return f.readline().strip() or None
+        except FileNotFoundError:
+            return None
 
     def component(self, name, key, build):
         """Returns the directory of component NAME built from KEY, calling build(tmpdir) if needed."""
@@ -107,8 +121,8 @@ class Cache:
         need_tool("dpkg-deb", "dpkg")
         debs = self.path("debs")
         os.makedirs(debs, exist_ok=True)
-        # Debian file names encode the epoch's colon as %3a.
-        pattern = os.path.join(debs, f"{package}_{version.split(':')[-1]}_*.deb")
+        # apt-get download writes the epoch's colon as %3a.
+        pattern = os.path.join(debs, f"{package}_{glob.escape(version.replace(':', '%3a'))}_*.deb")
         found = glob.glob(pattern)
         if not found:
             log(f"downloading {package}={version}")

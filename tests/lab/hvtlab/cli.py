@@ -40,6 +40,8 @@ def parse(argv):
     p = sub.add_parser("prepare", help="fill the cache (kernel, busybox, initramfs, debootstrap root)")
     _common(p)
     p.add_argument("--flavour", choices=["busybox", "systemd", "all"], default="all")
+    p.add_argument("--refresh", action="store_true",
+                   help="ask apt for the current kernel and busybox versions instead of the cached ones")
 
     for name, text in (("run", "boot one scenario and stream its console"),
                        ("test", "boot one scenario and run its checks (for meson)")):
@@ -65,7 +67,8 @@ def cmd_prepare(args):
     timings = Timings()
     flavours = ["busybox", "systemd"] if args.flavour == "all" else [args.flavour]
     for flavour in flavours:
-        lab.prepare(paths, flavour, [], timings)
+        lab.prepare(paths, flavour, [], timings, refresh=args.refresh)
+        args.refresh = False  # once is enough
     for name, seconds in timings.items:
         print(f"{name}: {seconds:.1f}s")
     print(f"cache: {paths.cache}")

@@ -107,7 +107,8 @@ class CpioWriter:
 # --- busybox ----------------------------------------------------------------
 
 def prepare_busybox(cache: Cache):
-    version = cache.package_version("busybox-static")
+    pinned = cache.pinned("busybox")
+    version = pinned.partition("=")[2] if pinned else cache.package_version("busybox-static")
 
     def build(tmp):
         unpacked = os.path.join(tmp, "deb")

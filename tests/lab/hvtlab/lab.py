@@ -56,11 +56,11 @@ class Prepared:
     rootfs = None
 
 
-def prepare(paths, flavour, extra_modules, timings):
+def prepare(paths, flavour, extra_modules, timings, refresh=False):
     """Fills the cache for FLAVOUR; cheap when everything is there already."""
     need_tool("qemu-system-x86_64", "qemu-system-x86")
     prep = Prepared()
-    with Cache(paths.cache) as cache:
+    with Cache(paths.cache, refresh) as cache:
         with timings.measure("prepare: kernel package"):
             prep.kernel = prepare_kernel(cache)
         with timings.measure("prepare: busybox-static"):
@@ -269,7 +269,7 @@ def run_scenario(paths, scenario, flavour=None, interactive=False, keep=False, s
         log(f"note: {note}")
 
     append = " ".join([BASE_APPEND, *scenario.append, *extra_append])
-    cmd = qemu.command(kernel.vmlinuz, initrd, append, drives, scenario.memory, scenario.smp)
+    cmd = qemu.command(kernel.boot_image, initrd, append, drives, scenario.memory, scenario.smp)
     serial_log = os.path.join(results, "serial.log")
     qemu_log = os.path.join(results, "qemu.log")
     deadline = deadline or scenario.deadline

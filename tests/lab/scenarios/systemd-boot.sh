@@ -1,0 +1,30 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The systemd guest: a debootstrapped Debian whose PID 1 is systemd, with
+# the project installed by `meson install`. The scenario runs as the
+# oneshot unit hvtlab.service; it checks PID 1 and the system bus, keeps
+# what systemd says about the installed hvtorture.service, and the runner
+# brings back dmesg and this boot's journal before powering off.
+#
+# lab-flavour: systemd
+# lab-deadline: 120
+
+# shellcheck source=tests/lab/guest/lab-guest.sh
+. /usr/lib/hvtlab/lab-guest.sh
+
+lab_result pid1 "$(cat /proc/1/comm)"
+[ -d /run/systemd/system ] || lab_fail "/run/systemd/system is missing: systemd is not the init system"
+
+busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus GetId >"$LAB_OUT/bus-id.txt" 2>&1 ||
+        lab_fail "the system bus does not answer: $(cat "$LAB_OUT/bus-id.txt")"
+lab_result bus answers
+busctl --no-pager list >"$LAB_OUT/bus-names.txt" 2>&1
+
+lab_result unit "$(systemctl show -P MainPID hvtlab.service >/dev/null && systemctl show -P ActiveState hvtlab.service)"
+systemctl --failed --no-legend --plain >"$LAB_OUT/failed-units.txt" 2>&1
+hvtorture --version >"$LAB_OUT/hvtorture-version.txt" 2>&1 || lab_fail "hvtorture --version failed"
+systemctl show -P LoadState hvtorture.service >"$LAB_OUT/hvtorture-unit-loadstate.txt" 2>&1
+systemctl cat hvtorture.service >"$LAB_OUT/hvtorture-unit.txt" 2>&1
+lab_result hvtorture_unit "$(cat "$LAB_OUT/hvtorture-unit-loadstate.txt")"
+lab_log "systemd $(systemctl --version | head -n 1 | cut -d' ' -f2) is PID 1 and the bus answers"
