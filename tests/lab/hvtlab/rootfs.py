@@ -1,17 +1,17 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The systemd guest's root filesystem: a minimal Debian made with debootstrap, cached.
 
-The cached tree is debootstrap's output plus a few one-time adjustments for
-a serial-console lab machine (hostname, fixed machine id, persistent
-journal, multi-user default, root autologin on ttyS0, no apt timers). Each
-run hard-links that tree into a staging directory, adds the kernel's
-modules, the project (meson install into a DESTDIR, merged in) and the lab
-runner, and turns it into a disk image with mkfs.ext4 -d: nothing is ever
-mounted on the host, and the cached tree is never written through (files
-that change are unlinked and replaced).
+The cached tree is debootstrap's output, untouched. Each run hard-links it
+into a staging directory, adjusts it for a serial-console lab machine
+(hostname, machine id, persistent journal, multi-user default, no apt or
+kexec-tools services; root autologin on ttyS0 only when interactive), adds
+the kernel's modules, the project (meson install into a DESTDIR, merged in)
+and the lab runner, and turns it into a disk image with mkfs.ext4 -d:
+nothing is ever mounted on the host, and the cached tree is never written
+through (files that change are unlinked and replaced). Keeping the
+adjustments out of the cache means changing them costs no new debootstrap.
 """
 
-import hashlib
 import os
 import re
 import uuid
@@ -29,9 +29,12 @@ PACKAGES = [
     "procps", "util-linux", "iproute2", "jq",
 ]
 
-# Units a headless lab machine does not need and that only cost boot time.
+# Units a headless lab machine does not need and that only cost boot time, and
+# kexec-tools' services: a reboot in the lab is a reboot unless a scenario or
+# the project itself kexecs.
 MASKED = ["apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer", "systemd-timesyncd.service",
-          "e2scrub_all.timer", "e2scrub_reap.service", "fstrim.timer", "getty@tty1.service"]
+          "e2scrub_all.timer", "e2scrub_reap.service", "fstrim.timer", "getty@tty1.service",
+          "kexec-load.service", "kexec.service"]
 
 
 def _codename():
@@ -77,7 +80,7 @@ def prepare_rootfs(cache: Cache):
         raise Skip("debootstrap of the systemd guest needs root")
     codename = _codename()
     mirror = _mirror(codename)
-    key = f"{codename} {mirror}\n{' '.join(PACKAGES)}\nmasked: {' '.join(MASKED)}\nformat: 1\n"
+    key = f"{codename} {mirror}\n{' '.join(PACKAGES)}\n"
 
     def build(tmp):
         root = os.path.join(tmp, "root")
@@ -91,12 +94,12 @@ def prepare_rootfs(cache: Cache):
             out = (proc.stdout + proc.stderr).decode(errors="replace").strip().splitlines()[-20:]
             log_path = os.path.join(root, "debootstrap", "debootstrap.log")
             raise LabError(f"debootstrap failed (exit {proc.returncode}); see {log_path}\n" + "\n".join(out))
-        _customise(root)
 
     return os.path.join(cache.component("rootfs-systemd", key, build), "root")
 
 
-def _customise(root):
+def customise(root, interactive):
+    """Adjusts a staged (hard-linked) tree for the lab; only ever replaces files."""
     def put(rel, text, mode=0o644):
         write_new_file(os.path.join(root, rel.lstrip("/")), text, mode)
 
@@ -112,6 +115,10 @@ def _customise(root):
     _symlink("/lib/systemd/system/multi-user.target", os.path.join(systemd, "default.target"))
     for unit in MASKED:
         _symlink("/dev/null", os.path.join(systemd, unit))
+    if not interactive:
+        # No login prompt in the middle of the serial log of an unattended run.
+        _symlink("/dev/null", os.path.join(systemd, "serial-getty@ttyS0.service"))
+        return
     put("/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf",
         "[Service]\nExecStart=\nExecStart=-/sbin/agetty --autologin root --noclear --keep-baud "
         "115200,57600,38400,9600 - $TERM\n")
@@ -136,17 +143,6 @@ def stage_root(cache_root, staging):
     copy_tree_hardlinked(cache_root, staging)
 
 
-def tree_digest(path):
-    """A short digest of a tree's names and sizes, for logs: what went into an image."""
-    h = hashlib.sha256()
-    for dirpath, _, files in sorted(os.walk(path)):
-        for name in sorted(files):
-            full = os.path.join(dirpath, name)
-            h.update(os.path.relpath(full, path).encode())
-            h.update(str(os.lstat(full).st_size).encode())
-    return h.hexdigest()[:12]
-
-
 def enable_unit(staging, unit_src, unit_name, wanted_by="multi-user.target"):
     """Installs a unit file into /etc/systemd/system and enables it (the symlink systemctl would make)."""
     with open(unit_src, encoding="utf-8") as f:
@@ -154,6 +150,3 @@ def enable_unit(staging, unit_src, unit_name, wanted_by="multi-user.target"):
     _symlink(f"/etc/systemd/system/{unit_name}",
              os.path.join(staging, "etc/systemd/system", f"{wanted_by}.wants", unit_name))
 
-
-def check_tools():
-    need_tool("mkfs.ext4", "e2fsprogs")
