@@ -31,7 +31,7 @@ expect_file() {
     elif [ -e "$1" ]; then
         _lab_fail "$1 is empty"
     else
-        _lab_fail "$1 does not exist ($(ls -d "$(dirname "$1")"/* 2>/dev/null | head -n 10 | tr '\n' ' '))"
+        _lab_fail "$1 does not exist; $(dirname "$1")/ holds: $(find "$(dirname "$1")" -mindepth 1 -maxdepth 1 -printf '%f ' 2>/dev/null | head -c 300)"
     fi
 }
 

@@ -12,6 +12,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 lab=$here/lab
 failures=0
 
+indent() {
+    sed 's/^/    | /'
+}
+
 # expect_failure SCENARIO PATTERN...: lab run exits 1 and its output matches every PATTERN.
 expect_failure() {
     local scenario=$1 out rc=0
@@ -24,7 +28,7 @@ expect_failure() {
     fi
     if [ "$rc" != 1 ]; then
         echo "FAIL: $scenario: lab run exited $rc, expected 1; its output:"
-        echo "$out" | sed 's/^/    | /'
+        indent <<<"$out"
         failures=$((failures + 1))
         return
     fi
@@ -32,7 +36,7 @@ expect_failure() {
     for pattern in "$@"; do
         if ! grep -Eq -- "$pattern" <<<"$out"; then
             echo "FAIL: $scenario: no line of lab's output matches /$pattern/; its output:"
-            echo "$out" | sed 's/^/    | /'
+            indent <<<"$out"
             failures=$((failures + 1))
             return
         fi

@@ -208,11 +208,20 @@ lab__run_scenario() {
         echo "hvtlab: boot $LAB_BOOT: scenario exit $(cat "$LAB_LOG/boot-$LAB_BOOT.rc")"
 }
 
+# After each boot's scenario: dmesg, and under systemd the journal and a copy of
+# the project's state (on the root disk there, which the host does not read).
 lab__collect() {
         dmesg >"$LAB_LOG/dmesg-boot-$LAB_BOOT.txt" 2>&1
         if command -v journalctl >/dev/null && [ -d /run/systemd/system ]; then
                 journalctl -b --no-pager -o short-monotonic >"$LAB_LOG/journal-boot-$LAB_BOOT.txt" 2>&1
                 journalctl -b --no-pager -o export >"$LAB_LOG/journal-boot-$LAB_BOOT.export" 2>&1
+        fi
+        if [ "$LAB_FLAVOUR" = systemd ]; then
+                for _d in /var/lib/hvtorture /var/lib/systemd/pstore; do
+                        [ -d "$_d" ] || continue
+                        rm -rf "${LAB_STATE:?}/${_d##*/}"
+                        cp -a "$_d" "$LAB_STATE/${_d##*/}"
+                done
         fi
         sync
 }

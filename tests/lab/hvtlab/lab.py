@@ -26,7 +26,6 @@ from . import disk, qemu, rootfs
 from .cache import Cache, copy_tree_hardlinked, merge_tree, replace_file
 from .initramfs import GUEST_LIB, Overlay, concatenate, is_elf, prepare_base, prepare_busybox, shared_libraries
 from .kernel import prepare_kernel
-from .scenario import Scenario
 from .util import LabError, Timings, log, need_tool, remove_tree, run, tail_lines, write_atomic
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/lab
