@@ -243,7 +243,7 @@ def run_scenario(paths, scenario, flavour=None, interactive=False, keep=False, s
     timings = timings or Timings()
     flavour = flavour or scenario.flavour
     results = os.path.abspath(results_dir or os.path.join(paths.results, scenario.name))
-    remove_tree(results)
+    _clear_results(results)
     work = os.path.join(results, "work")
     os.makedirs(work)
     outcome = Outcome(results)
@@ -315,6 +315,15 @@ def run_scenario(paths, scenario, flavour=None, interactive=False, keep=False, s
     timings.add("total", time.monotonic() - started)
     write_report(paths, scenario, flavour, kernel, append, result, outcome, timings)
     return outcome
+
+
+def _clear_results(results):
+    """Empties a previous run's results; refuses a directory that is not one (a mistyped --results)."""
+    if os.path.isdir(results) and os.listdir(results):
+        if not any(os.path.exists(os.path.join(results, name)) for name in ("run.json", "serial.log", "work")):
+            raise LabError(f"refusing to empty {results}: it is not a lab results directory "
+                           "(no run.json, serial.log or work/); choose another --results")
+    remove_tree(results)
 
 
 def judge_boots(scenario, disk_dir, outcome):

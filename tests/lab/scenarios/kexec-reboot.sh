@@ -11,7 +11,7 @@
 # lab-flavour: busybox
 # lab-boots: 2
 # lab-binaries: kexec
-# lab-deadline: 90
+# lab-deadline: 120
 
 # shellcheck source=tests/lab/guest/lab-guest.sh
 . /usr/lib/hvtlab/lab-guest.sh

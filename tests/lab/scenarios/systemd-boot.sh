@@ -8,7 +8,7 @@
 # brings back dmesg and this boot's journal before powering off.
 #
 # lab-flavour: systemd
-# lab-deadline: 120
+# lab-deadline: 180
 
 # shellcheck source=tests/lab/guest/lab-guest.sh
 . /usr/lib/hvtlab/lab-guest.sh
