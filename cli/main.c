@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "report.h"
 #include "result.h"
 #include "verbs.h"
 
@@ -42,6 +43,22 @@ static void help(void)
 void print_json(json_object *o)
 {
         puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+int write_junit(json_object *report, const char *path)
+{
+        FILE *f = streq(path, "-") ? stdout : fopen(path, "we");
+
+        if (!f) {
+                fprintf(stderr, "hvtorture: cannot write JUnit XML to %s: %m\n", path);
+                return EXIT_USAGE;
+        }
+        report_print_junit(report, f);
+        if (f != stdout && fclose(f) != 0) {
+                fprintf(stderr, "hvtorture: cannot write JUnit XML to %s: %m\n", path);
+                return EXIT_USAGE;
+        }
+        return 0;
 }
 
 int resolve_profile(const char *arg, char **ret)

@@ -25,6 +25,7 @@ typedef struct BusArgs {
         const char *config;
         bool json;
         bool wait;
+        const char *junit;
         uint64_t duration_ns;
         uint64_t seed;
         bool seed_set;
@@ -52,15 +53,17 @@ static void bus_help(const char *verb)
                "  -H, --host=[USER@]HOST  talk to the daemon on HOST over SSH\n"
                "      --state-dir=DIR     read runs from DIR when no daemon answers (runs, show)\n"
                "      --json              machine-readable output\n"
+               "      --junit=FILE        also write the report as JUnit XML (start --wait, stop --wait, show)\n"
                "  -h, --help              this text\n");
 }
 
 static int parse_bus_args(int argc, char *argv[], BusArgs *a, bool *ret_help)
 {
-        enum { ARG_JSON = 0x100, ARG_STATE_DIR, ARG_CONFIG };
+        enum { ARG_JSON = 0x100, ARG_STATE_DIR, ARG_CONFIG, ARG_JUNIT };
         static const struct option options[] = {
                 { "host", required_argument, NULL, 'H' },
                 { "json", no_argument, NULL, ARG_JSON },
+                { "junit", required_argument, NULL, ARG_JUNIT },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "wait", no_argument, NULL, 'w' },
@@ -80,6 +83,9 @@ static int parse_bus_args(int argc, char *argv[], BusArgs *a, bool *ret_help)
                         break;
                 case ARG_JSON:
                         a->json = true;
+                        break;
+                case ARG_JUNIT:
+                        a->junit = optarg;
                         break;
                 case ARG_STATE_DIR:
                         a->state_dir = optarg;
@@ -156,7 +162,10 @@ static int call_string(sd_bus *bus, const char *method, char **ret, sd_bus_error
 
 static int bus_fail(const char *verb, int r, const sd_bus_error *error)
 {
-        if (sd_bus_error_is_set(error))
+        if (sd_bus_error_has_name(error, SD_BUS_ERROR_ACCESS_DENIED))
+                fprintf(stderr, "hvtorture %s: access denied: only root may start or stop runs (%s)\n", verb,
+                        error->message ? error->message : error->name);
+        else if (sd_bus_error_is_set(error))
                 fprintf(stderr, "hvtorture %s: %s\n", verb, error->message ? error->message : error->name);
         else
                 fprintf(stderr, "hvtorture %s: %s\n", verb, strerror(-r));
@@ -184,7 +193,7 @@ static const char *local_state_dir(const BusArgs *a, HostConfig **keep)
         return HVT_STATE_DIR;
 }
 
-static int print_report_text(const char *text, bool json)
+static int print_report_text(const char *text, const BusArgs *a)
 {
         json_object *o = json_tokener_parse(text);
         int code;
@@ -193,13 +202,17 @@ static int print_report_text(const char *text, bool json)
                 fprintf(stderr, "hvtorture: the report is not valid JSON\n");
                 return EXIT_USAGE;
         }
-        if (json)
+        if (a->junit && streq(a->junit, "-"))
+                ;
+        else if (a->json)
                 print_json(o);
         else
                 report_print_text(o, stdout);
         code = (int)json_get_int(o, "exit_code", EXIT_USAGE);
         if (streq(json_get_str(o, "state", ""), "running"))
                 code = 0;
+        if (a->junit && write_junit(o, a->junit) != 0)
+                code = EXIT_USAGE;
         json_object_put(o);
         return code;
 }
@@ -236,7 +249,7 @@ static int wait_for_run(sd_bus *bus, const char *run_id, const BusArgs *a)
                                 sd_bus_error_free(&error);
                                 return r;
                         }
-                        return print_report_text(report, a->json);
+                        return print_report_text(report, a);
                 }
                 if (tty)
                         fprintf(stderr, "\r\033[K%s: %s, %" PRId64 " steps, %.0fs", run_id, state,
@@ -566,5 +579,5 @@ int verb_show(int argc, char *argv[])
                 return r;
         }
         sd_bus_error_free(&error);
-        return print_report_text(text, a.json);
+        return print_report_text(text, &a);
 }

@@ -36,6 +36,7 @@ static void run_help(void)
                "                           for this run even though the host config does not\n"
                "  -n, --dry-run            print the plan and exit; touches nothing\n"
                "      --json               print the report as JSON (progress still goes to stderr)\n"
+               "      --junit=FILE         also write the report as JUnit XML to FILE ('-' for stdout)\n"
                "  -q, --quiet              no progress output\n"
                "  -v, --verbose            debug logging\n"
                "  -h, --help               this text\n\n"
@@ -125,7 +126,7 @@ static int load_profile(const char *arg, Profile **ret)
 
 int verb_run(int argc, char *argv[])
 {
-        enum { ARG_STATE_DIR = 0x100, ARG_CONFIG, ARG_ALLOW_DESTRUCTIVE, ARG_JSON };
+        enum { ARG_STATE_DIR = 0x100, ARG_CONFIG, ARG_ALLOW_DESTRUCTIVE, ARG_JSON, ARG_JUNIT };
         static const struct option options[] = {
                 { "duration", required_argument, NULL, 'd' },
                 { "seed", required_argument, NULL, 's' },
@@ -134,6 +135,7 @@ int verb_run(int argc, char *argv[])
                 { "allow-destructive", no_argument, NULL, ARG_ALLOW_DESTRUCTIVE },
                 { "dry-run", no_argument, NULL, 'n' },
                 { "json", no_argument, NULL, ARG_JSON },
+                { "junit", required_argument, NULL, ARG_JUNIT },
                 { "quiet", no_argument, NULL, 'q' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
@@ -145,7 +147,7 @@ int verb_run(int argc, char *argv[])
         _cleanup_(host_config_freep) HostConfig *host = NULL;
         _cleanup_(engine_freep) Engine *engine = NULL;
         Profile *profile = NULL;
-        const char *config_path = HVT_HOST_CONFIG;
+        const char *config_path = HVT_HOST_CONFIG, *junit = NULL;
         bool dry_run = false, json = false;
         sd_event *event = NULL;
         sigset_t mask;
@@ -183,6 +185,9 @@ int verb_run(int argc, char *argv[])
                         break;
                 case ARG_JSON:
                         json = true;
+                        break;
+                case ARG_JUNIT:
+                        junit = optarg;
                         break;
                 case 'q':
                         ctx.quiet = true;
@@ -289,12 +294,16 @@ int verb_run(int argc, char *argv[])
                 log_error_errno(r, "Event loop failed: %m");
 
         report = engine_report_json(engine);
-        if (json)
+        if (junit && streq(junit, "-"))
+                ; /* stdout carries the XML */
+        else if (json)
                 print_json(report);
         else
                 report_print_text(report, stdout);
-        json_object_put(report);
         r = verdict_exit_code(engine_verdict(engine));
+        if (junit && write_junit(report, junit) != 0)
+                r = EXIT_USAGE;
+        json_object_put(report);
         engine = engine_free(engine);
         sd_event_unref(event);
         return r;

@@ -18,5 +18,7 @@ int verb_show(int argc, char *argv[]);
 
 /* Shared by the verbs. */
 void print_json(json_object *o);
+/* Writes the report as JUnit XML to path ("-" for stdout). Returns 0 or an exit code. */
+int write_junit(json_object *report, const char *path);
 /* PROFILE may be a path or the name of a shipped profile ("smoke"); ret is allocated. */
 int resolve_profile(const char *arg, char **ret);

@@ -25,6 +25,7 @@ static const Outcome idle_outcomes[] = {
 };
 
 static const char *const idle_metrics[] = { "busy_us", NULL };
+static const char *const idle_phases[] = { "idle:busy", NULL };
 
 static const KeySpec idle_keys[] = {
         { "Busy", KEY_RANGE, offsetof(IdleParams, busy), "0", 0, 60 * NSEC_PER_SEC, NULL,
@@ -69,6 +70,7 @@ const ActionType action_idle = {
         .outcomes = idle_outcomes,
         .n_outcomes = ELEMENTSOF(idle_outcomes),
         .metrics = idle_metrics,
+        .phases = idle_phases,
         .describe = idle_describe,
         .step = idle_step,
 };

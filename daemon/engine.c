@@ -11,7 +11,9 @@
  */
 #include <signal.h>
 #include <stdarg.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -52,6 +54,7 @@ typedef struct ActorRun {
         unsigned live;
         /* Triggers */
         uint64_t fired, skipped_busy;
+        AlignSlot *align; /* AlignWith=: the slot this trigger waits on */
         bool after_iterations_fired;
         sd_event_source *timer;
 } ActorRun;
@@ -108,8 +111,9 @@ struct Engine {
         size_t n_actors;
         EngineWorker *workers;
         size_t n_workers;
-        WorkerSlot *slots;
-        size_t slots_size;
+        SharedArea *shared; /* phase slots and the align table, shared with every worker */
+        size_t shared_size;
+        unsigned n_aligns;
 
         sd_event_source *duration_timer, *progress_timer, *kill_timer;
 
@@ -240,11 +244,23 @@ int engine_new(sd_event *event, Profile *profile, const EngineOptions *opts, con
         if (!e->workers)
                 return -ENOMEM;
         /* Shared with the workers: they publish their phase here, we set their stop flag. */
-        e->slots_size = (n_workers * sizeof(WorkerSlot) + 4095) & ~(size_t)4095;
-        e->slots = mmap(NULL, e->slots_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (e->slots == MAP_FAILED) {
-                e->slots = NULL;
+        e->shared_size = (sizeof(SharedArea) + n_workers * sizeof(WorkerSlot) + 4095) & ~(size_t)4095;
+        e->shared = mmap(NULL, e->shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (e->shared == MAP_FAILED) {
+                e->shared = NULL;
                 return negative_errno();
+        }
+        for (size_t i = 0; i < e->n_actors; i++) {
+                ActorRun *ar = &e->actors[i];
+                const ProfileActor *t;
+                if (ar->actor->role != ROLE_TRIGGER || !ar->actor->align_actor)
+                        continue;
+                if (e->n_aligns >= ALIGN_MAX)
+                        return -E2BIG;
+                t = profile_find_actor(profile, ar->actor->align_actor);
+                ar->align = &e->shared->aligns[e->n_aligns++];
+                ar->align->actor = (uint32_t)(t - profile->actors);
+                snprintf(ar->align->phase, sizeof ar->align->phase, "%s", ar->actor->align_phase);
         }
         for (size_t i = 0; i < e->n_actors; i++) {
                 ActorRun *ar = &e->actors[i];
@@ -287,8 +303,8 @@ Engine *engine_free(Engine *e)
         }
         free(e->actors);
         free(e->workers);
-        if (e->slots)
-                munmap(e->slots, e->slots_size);
+        if (e->shared)
+                munmap(e->shared, e->shared_size);
         sd_event_source_disable_unref(e->duration_timer);
         sd_event_source_disable_unref(e->progress_timer);
         sd_event_source_disable_unref(e->kill_timer);
@@ -518,9 +534,10 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         ActorRun *ar = w->ar;
         json_object *rec;
         char status[64];
-        bool clean = si->si_code == CLD_EXITED && si->si_status == 0 && w->done;
+        bool clean;
 
-        drain(w);
+        drain(w); /* messages sent just before the exit: DONE among them */
+        clean = si->si_code == CLD_EXITED && si->si_status == 0 && w->done;
         kill_group(w->pid);
         worker_release(w);
         w->state = WS_EXITED;
@@ -570,7 +587,7 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
 static int worker_start(EngineWorker *w, uint64_t iterations, bool ignore_interval)
 {
         Engine *e = w->engine;
-        WorkerSlot *slot = &e->slots[w->index];
+        WorkerSlot *slot = &e->shared->slots[w->index];
         int pair[2];
         WorkerSpec spec;
         pid_t pid;
@@ -591,6 +608,9 @@ static int worker_start(EngineWorker *w, uint64_t iterations, bool ignore_interv
                 .iterations = iterations,
                 .ignore_interval = ignore_interval,
                 .slot = slot,
+                .shared = e->shared,
+                .actor_index = (unsigned)(w->ar - e->actors),
+                .align = w->ar->actor->role == ROLE_TRIGGER ? w->ar->align : NULL,
                 .sock = pair[1],
         };
         r = worker_spawn(&spec, &pid);
@@ -649,6 +669,8 @@ static void trigger_fire(Engine *e, ActorRun *ar, const char *why)
         json_object_object_add(rec, "boot_id", jstr(e->boot_id));
         journal_write(e, rec, JOURNAL_SYNC);
         ar->fired++;
+        if (ar->align)
+                atomic_store_explicit(&ar->align->state, ALIGN_ARMED, memory_order_release);
         (void)worker_start(w, 1, true);
 }
 
@@ -825,8 +847,12 @@ int engine_start(Engine *e)
 
                 if (a->role == ROLE_TRIGGER) {
                         uint64_t first = a->at_ns ? a->at_ns : a->every_ns;
-                        if (!first)
+                        if (!first) {
+                                /* AlignWith= alone: armed from the start, fires at the actor's first chance. */
+                                if (ar->align)
+                                        trigger_fire(e, ar, "aligned");
                                 continue;
+                        }
                         r = sd_event_add_time_relative(e->event, &ar->timer, CLOCK_MONOTONIC,
                                                        first / NSEC_PER_USEC, 0, on_trigger_timer, ar);
                         if (r < 0) {
@@ -885,13 +911,17 @@ void engine_stop(Engine *e, const char *reason)
         e->duration_timer = sd_event_source_disable_unref(e->duration_timer);
         for (size_t i = 0; i < e->n_actors; i++)
                 e->actors[i].timer = sd_event_source_disable_unref(e->actors[i].timer);
+        for (unsigned i = 0; i < e->n_aligns; i++) {
+                atomic_store_explicit(&e->shared->aligns[i].state, ALIGN_CANCELLED, memory_order_release);
+                (void)syscall(SYS_futex, &e->shared->aligns[i].state, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+        }
 
         for (size_t i = 0; i < e->n_workers; i++) {
                 EngineWorker *w = &e->workers[i];
                 WorkerMsg m = { .type = WORKER_MSG_STOP };
                 if (w->state != WS_RUNNING)
                         continue;
-                atomic_store_explicit(&e->slots[i].stop, 1, memory_order_release);
+                atomic_store_explicit(&e->shared->slots[i].stop, 1, memory_order_release);
                 if (w->fd >= 0)
                         (void)send(w->fd, &m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT);
         }
@@ -1068,6 +1098,11 @@ static json_object *actor_report_json(Engine *e, ActorRun *ar)
         if (a->role == ROLE_TRIGGER) {
                 json_object_object_add(o, "fired", ju64(ar->fired));
                 json_object_object_add(o, "skipped_busy", ju64(ar->skipped_busy));
+                if (ar->align) {
+                        json_object_object_add(o, "aligned_with", jstr(a->align_actor));
+                        json_object_object_add(o, "aligned_phase", jstr(a->align_phase));
+                        json_object_object_add(o, "align_missed", ju64(ar->align->missed));
+                }
         }
         return o;
 }
@@ -1166,7 +1201,7 @@ json_object *engine_actions_in_flight(Engine *e)
 
         for (size_t i = 0; i < e->n_workers; i++) {
                 EngineWorker *w = &e->workers[i];
-                WorkerSlot *s = &e->slots[i];
+                WorkerSlot *s = &e->shared->slots[i];
                 char phase[WORKER_PHASE_MAX];
                 uint64_t since, iteration;
                 uint32_t seq;

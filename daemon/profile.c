@@ -53,7 +53,7 @@ static const KeySpec actor_keys[] = {
 static const KeySpec trigger_keys[] = {
         { "At", KEY_DURATION, offsetof(ProfileActor, at_ns), NULL, 1, 0, NULL,
           "fire this long after the run started" },
-        { "Every", KEY_DURATION, offsetof(ProfileActor, every_ns), NULL, NSEC_PER_SEC, 0, NULL,
+        { "Every", KEY_DURATION, offsetof(ProfileActor, every_ns), NULL, NSEC_PER_MSEC, 0, NULL,
           "fire again this often" },
         { "AfterIterations", KEY_UINT, offsetof(ProfileActor, after_iterations), NULL, 1, 0, NULL,
           "fire once the run has done this many steps" },
@@ -327,6 +327,19 @@ static int check_profile(Profile *p, const IniFile *f, ConfErrors *errs)
                                 r = conf_error(errs, f->path, a->line, NULL, "AlignWith", a->align_actor,
                                                "[Trigger %s] aligns with '%s', which is not an [Actor] of this profile",
                                                a->name, a->align_actor);
+                        else if (t->action->phases) {
+                                bool known = false;
+                                char list[256] = "";
+                                for (const char *const *ph = t->action->phases; *ph; ph++) {
+                                        known = known || streq(*ph, a->align_phase);
+                                        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                                                 list[0] ? ", " : "", *ph);
+                                }
+                                if (!known)
+                                        r = conf_error(errs, f->path, a->line, NULL, "AlignWith", a->align_phase,
+                                                       "[Actor %s] (Action=%s) has no phase '%s'; its phases: %s",
+                                                       t->name, t->action->name, a->align_phase, list);
+                        }
                 }
         }
         if (!bounded && any_actor) {

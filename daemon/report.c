@@ -181,3 +181,124 @@ void report_print_text(json_object *r, FILE *f)
         if (json_get_str(r, "run_dir", NULL))
                 fprintf(f, "\nFiles: %s/ (report.json, journal.jsonl, evidence/)\n", json_get_str(r, "run_dir", ""));
 }
+
+/* XML 1.0 text: escape markup, drop the control characters XML cannot carry (kernel logs have them). */
+static void xml_put(FILE *f, const char *s)
+{
+        for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+                switch (*p) {
+                case '&':
+                        fputs("&amp;", f);
+                        break;
+                case '<':
+                        fputs("&lt;", f);
+                        break;
+                case '>':
+                        fputs("&gt;", f);
+                        break;
+                case '"':
+                        fputs("&quot;", f);
+                        break;
+                case '\'':
+                        fputs("&apos;", f);
+                        break;
+                default:
+                        if (*p < 0x20 && *p != '\n' && *p != '\t' && *p != '\r')
+                                fputc('?', f);
+                        else
+                                fputc(*p, f);
+                }
+        }
+}
+
+void report_print_junit(json_object *r, FILE *f)
+{
+        json_object *actors = NULL, *evidence = NULL;
+        size_t n_actors, n_evidence, failures = 0;
+        const char *profile = json_get_str(r, "profile", "?");
+        const char *verdict = json_get_str(r, "verdict", "?");
+
+        json_object_object_get_ex(r, "actors", &actors);
+        json_object_object_get_ex(r, "evidence", &evidence);
+        n_actors = actors ? json_object_array_length(actors) : 0;
+        n_evidence = evidence ? json_object_array_length(evidence) : 0;
+        for (size_t i = 0; i < n_actors; i++) {
+                json_object *cl = NULL;
+                json_object_object_get_ex(json_object_array_get_idx(actors, i), "classes", &cl);
+                failures += json_get_int(cl, "failure", 0) > 0;
+        }
+        for (size_t i = 0; i < n_evidence; i++)
+                failures += json_object_get_boolean(json_object_object_get(json_object_array_get_idx(evidence, i), "counted"));
+
+        fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n", f);
+        fputs("  <testsuite name=\"hvtorture ", f);
+        xml_put(f, profile);
+        fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%d\" time=\"%.3f\" timestamp=\"", n_actors + n_evidence + 1,
+                failures, streq(verdict, "error") || streq(verdict, "incomplete"), json_get_double(r, "elapsed_s", 0));
+        xml_put(f, json_get_str(r, "started", ""));
+        fputs("\">\n    <properties>\n", f);
+        fprintf(f, "      <property name=\"run_id\" value=\"");
+        xml_put(f, json_get_str(r, "run_id", ""));
+        fprintf(f, "\"/>\n      <property name=\"seed\" value=\"%" PRId64 "\"/>\n", json_get_int(r, "seed", 0));
+        fprintf(f, "      <property name=\"verdict\" value=\"");
+        xml_put(f, verdict);
+        fprintf(f, "\"/>\n      <property name=\"kernel\" value=\"");
+        xml_put(f, json_get_str(json_object_object_get(r, "host"), "kernel", ""));
+        fputs("\"/>\n    </properties>\n", f);
+
+        /* The run itself: an error when it could not be carried out or did not complete. */
+        fputs("    <testcase classname=\"hvtorture.run\" name=\"run\">\n", f);
+        if (streq(verdict, "error") || streq(verdict, "incomplete")) {
+                fputs("      <error message=\"", f);
+                xml_put(f, verdict);
+                fputs(": ", f);
+                xml_put(f, json_get_str(r, "error", json_get_str(r, "stop_reason", "")));
+                fputs("\"/>\n", f);
+        }
+        fputs("    </testcase>\n", f);
+
+        for (size_t i = 0; i < n_actors; i++) {
+                json_object *a = json_object_array_get_idx(actors, i), *cl = NULL, *probs = NULL;
+                json_object_object_get_ex(a, "classes", &cl);
+                json_object_object_get_ex(a, "problems", &probs);
+                fputs("    <testcase classname=\"hvtorture.", f);
+                xml_put(f, json_get_str(a, "role", "Actor"));
+                fputs("\" name=\"", f);
+                xml_put(f, json_get_str(a, "name", "?"));
+                fprintf(f, "\" time=\"%.3f\">\n", json_get_double(r, "elapsed_s", 0));
+                if (json_get_int(cl, "failure", 0) > 0) {
+                        fprintf(f, "      <failure type=\"step-failure\" message=\"%" PRId64 " steps failed\">",
+                                json_get_int(cl, "failure", 0));
+                        for (size_t k = 0; probs && k < json_object_array_length(probs); k++) {
+                                json_object *p = json_object_array_get_idx(probs, k);
+                                fprintf(f, "%" PRId64 "x ", json_get_int(p, "count", 0));
+                                xml_put(f, json_get_str(p, "detail", ""));
+                                fputc('\n', f);
+                        }
+                        fputs("</failure>\n", f);
+                }
+                fprintf(f, "      <system-out>%" PRId64 " steps, action ", json_get_int(a, "steps", 0));
+                xml_put(f, json_get_str(a, "action", ""));
+                fputs("</system-out>\n    </testcase>\n", f);
+        }
+
+        for (size_t i = 0; i < n_evidence; i++) {
+                json_object *ev = json_object_array_get_idx(evidence, i);
+                bool counted = json_object_get_boolean(json_object_object_get(ev, "counted"));
+                fputs("    <testcase classname=\"hvtorture.evidence\" name=\"", f);
+                xml_put(f, json_get_str(ev, "title", "(untitled)"));
+                fputs("\">\n", f);
+                if (counted) {
+                        fputs("      <failure type=\"", f);
+                        xml_put(f, json_get_str(ev, "kind", "?"));
+                        fputs("\" message=\"", f);
+                        xml_put(f, json_get_str(ev, "title", ""));
+                        fprintf(f, " (seen %" PRId64 " times)\">", json_get_int(ev, "count", 1));
+                        xml_put(f, json_get_str(ev, "raw", json_get_str(ev, "text", "")));
+                        fputs("</failure>\n", f);
+                } else
+                        fputs("      <skipped message=\"ignored by the profile's [Evidence] Ignore=\"/>\n", f);
+                fputs("    </testcase>\n", f);
+        }
+        fputs("  </testsuite>\n</testsuites>\n", f);
+}

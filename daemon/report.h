@@ -17,3 +17,10 @@ void report_print_text(json_object *report, FILE *f);
 const char *json_get_str(json_object *o, const char *key, const char *def);
 int64_t json_get_int(json_object *o, const char *key, int64_t def);
 double json_get_double(json_object *o, const char *key, double def);
+
+/*
+ * The report as JUnit XML, for CI systems that gate a rollout: one testsuite
+ * per run, a testcase per actor and trigger (failed if a step failed), and
+ * a failed testcase per evidence item with its title, kind and raw text.
+ */
+void report_print_junit(json_object *report, FILE *f);

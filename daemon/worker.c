@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <linux/futex.h>
 #include <sys/syscall.h>
 
 #include "log.h"
@@ -22,6 +23,8 @@ struct Worker {
         int sock;
         WorkerSlot *slot;
         WorkerSlot local_slot; /* for workers without an engine */
+        SharedArea *shared;
+        unsigned actor_index;
         void *state;
         bool initialized;
         char tag[64];
@@ -52,6 +55,77 @@ bool worker_should_stop(Worker *w)
         return atomic_load_explicit(&w->slot->stop, memory_order_acquire) != 0;
 }
 
+static void futex_wake_all(_Atomic uint32_t *addr)
+{
+        (void)syscall(SYS_futex, addr, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+static void futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns)
+{
+        struct timespec ts = { .tv_sec = (time_t)(timeout_ns / NSEC_PER_SEC), .tv_nsec = (long)(timeout_ns % NSEC_PER_SEC) };
+        (void)syscall(SYS_futex, addr, FUTEX_WAIT, val, &ts, NULL, 0);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+}
+
+/* The actor's side of an aligned race: claim the slot, wait for the trigger, leave together. */
+static void align_actor(AlignSlot *al)
+{
+        uint32_t expected = ALIGN_ARMED;
+        uint64_t deadline;
+
+        if (!atomic_compare_exchange_strong(&al->state, &expected, ALIGN_ACTOR_ARRIVED))
+                return;
+        futex_wake_all(&al->state);
+        deadline = now_ns(CLOCK_MONOTONIC) + ALIGN_ACTOR_WAIT_NS;
+        while (atomic_load_explicit(&al->state, memory_order_acquire) != ALIGN_TRIGGER_READY) {
+                if (now_ns(CLOCK_MONOTONIC) > deadline) {
+                        expected = ALIGN_ACTOR_ARRIVED;
+                        /* The trigger did not come: give the slot back for the next time. */
+                        if (atomic_compare_exchange_strong(&al->state, &expected, ALIGN_ARMED)) {
+                                al->missed++;
+                                return;
+                        }
+                        if (expected != ALIGN_TRIGGER_READY)
+                                return; /* cancelled */
+                        break; /* it came just now */
+                }
+                cpu_relax();
+        }
+        al->t_actor = now_ns(CLOCK_MONOTONIC);
+        atomic_store_explicit(&al->state, ALIGN_GO, memory_order_release);
+}
+
+/* The trigger's side: sleep until the actor arrives, then meet it. Returns the spread, or 0 if stopped. */
+static uint64_t align_trigger(Worker *w, AlignSlot *al)
+{
+        uint64_t t;
+
+        for (;;) {
+                uint32_t st = atomic_load_explicit(&al->state, memory_order_acquire);
+                if (st == ALIGN_CANCELLED || worker_should_stop(w))
+                        return 0;
+                if (st == ALIGN_ACTOR_ARRIVED) {
+                        uint32_t expected = ALIGN_ACTOR_ARRIVED;
+                        if (atomic_compare_exchange_strong(&al->state, &expected, ALIGN_TRIGGER_READY))
+                                break;
+                        continue; /* the actor gave up a moment ago */
+                }
+                futex_wait(&al->state, st, 200 * NSEC_PER_MSEC);
+        }
+        while (atomic_load_explicit(&al->state, memory_order_acquire) != ALIGN_GO)
+                cpu_relax();
+        t = now_ns(CLOCK_MONOTONIC);
+        atomic_store_explicit(&al->state, ALIGN_IDLE, memory_order_release);
+        /* Never 0: 0 means "no race happened". */
+        return MAX(t > al->t_actor ? t - al->t_actor : al->t_actor - t, 1);
+}
+
 void worker_set_phase(Worker *w, const char *phase)
 {
         WorkerSlot *s = w->slot;
@@ -65,6 +139,15 @@ void worker_set_phase(Worker *w, const char *phase)
         s->iteration = w->iteration;
         atomic_thread_fence(memory_order_release);
         atomic_fetch_add_explicit(&s->seq, 1, memory_order_release);
+
+        /* Is a trigger waiting for this actor to reach this phase? */
+        if (w->shared)
+                for (unsigned i = 0; i < ALIGN_MAX; i++) {
+                        AlignSlot *al = &w->shared->aligns[i];
+                        if (atomic_load_explicit(&al->state, memory_order_relaxed) == ALIGN_ARMED &&
+                            al->actor == w->actor_index && streq(al->phase, phase))
+                                align_actor(al);
+                }
 }
 
 static int send_msg(Worker *w, WorkerMsgType type, uint64_t start, uint64_t duration, const StepResult *res)
@@ -174,6 +257,8 @@ _noreturn_ void worker_main(const WorkerSpec *spec)
                 .instance = spec->instance,
                 .sock = spec->sock,
                 .slot = spec->slot,
+                .shared = spec->shared,
+                .actor_index = spec->actor_index,
         };
         const ProfileActor *a = spec->actor;
         int r;
@@ -192,11 +277,17 @@ _noreturn_ void worker_main(const WorkerSpec *spec)
         while (spec->iterations == 0 || w.iteration < spec->iterations) {
                 StepResult res = {};
                 uint64_t pause = spec->ignore_interval ? 0 : prng_range(&w.prng, a->interval.lo, a->interval.hi);
-                uint64_t start, end;
+                uint64_t start, end, spread = 0;
 
                 worker_set_phase(&w, "pause");
                 if (wait_or_stop(&w, pause))
                         break;
+                if (spec->align) {
+                        worker_set_phase(&w, "aligning");
+                        spread = align_trigger(&w, spec->align);
+                        if (spread == 0)
+                                break; /* stopped while waiting */
+                }
 
                 start = now_ns(CLOCK_MONOTONIC);
                 r = a->action->step(&w, a->params, w.state, &res);
@@ -205,6 +296,8 @@ _noreturn_ void worker_main(const WorkerSpec *spec)
                         fatal(&w, r, res.detail[0] ? res.detail : "step failed");
                 if (res.outcome >= a->action->n_outcomes)
                         fatal(&w, -EINVAL, "step reported an outcome the action does not define");
+                if (spread)
+                        res.race_spread_ns = spread;
                 w.iteration++;
                 if (send_msg(&w, WORKER_MSG_STEP, start, end - start, &res) < 0)
                         break; /* the engine is gone: nothing left to report to */

@@ -30,6 +30,40 @@ typedef struct WorkerSlot {
         char phase[WORKER_PHASE_MAX];
 } WorkerSlot;
 
+/*
+ * An aligned race: [Trigger T] AlignWith=ACTOR:PHASE. The engine arms the
+ * slot and forks T's worker, which sleeps on it (futex). The first worker of
+ * ACTOR to enter PHASE claims it, wakes T, and the two meet at a spin
+ * barrier and leave it within microseconds of each other; T measures the
+ * spread. If T does not answer in time the actor goes on alone and the
+ * slot stays armed for the next time.
+ */
+typedef enum AlignState {
+        ALIGN_IDLE,
+        ALIGN_ARMED,         /* the trigger waits for the actor */
+        ALIGN_ACTOR_ARRIVED, /* the actor is at the barrier, waiting for the trigger */
+        ALIGN_TRIGGER_READY, /* the trigger is at the barrier too */
+        ALIGN_GO,            /* the actor has left: t_actor is valid */
+        ALIGN_CANCELLED,     /* the run is stopping */
+} AlignState;
+
+#define ALIGN_MAX 16
+#define ALIGN_ACTOR_WAIT_NS (50 * NSEC_PER_MSEC)
+
+typedef struct AlignSlot {
+        _Atomic uint32_t state;
+        uint32_t actor; /* index of the actor in the profile */
+        char phase[WORKER_PHASE_MAX];
+        uint64_t t_actor; /* CLOCK_MONOTONIC when the actor left the barrier */
+        uint64_t missed;  /* times the actor arrived and the trigger did not answer in time */
+} AlignSlot;
+
+/* Memory shared by the engine and all its workers. */
+typedef struct SharedArea {
+        AlignSlot aligns[ALIGN_MAX];
+        WorkerSlot slots[]; /* one per worker */
+} SharedArea;
+
 typedef enum WorkerMsgType {
         WORKER_MSG_READY = 1, /* init done, stepping starts */
         WORKER_MSG_STEP,      /* one step ended: result */
@@ -57,6 +91,9 @@ typedef struct WorkerSpec {
         uint64_t iterations;  /* steps to run; 0 = until stopped */
         bool ignore_interval; /* triggers fire at once */
         WorkerSlot *slot;
+        SharedArea *shared;  /* the align table, to check on every phase change */
+        unsigned actor_index; /* this worker's actor, as AlignSlot.actor names it */
+        AlignSlot *align;     /* a trigger aligned with an actor's phase: wait here before stepping */
         int sock;
 } WorkerSpec;
 

@@ -63,6 +63,8 @@ typedef struct ActionType {
         const Outcome *outcomes;
         unsigned n_outcomes;
         const char *const *metrics; /* NULL-terminated names of StepResult.metrics slots */
+        /* NULL-terminated phases the step publishes with worker_set_phase(): AlignWith= is checked against them. */
+        const char *const *phases;
 
         /* Cross-key checks after parsing; append to errs naming the section. Optional. */
         int (*validate)(void *params, const char *file, const char *section, unsigned line, ConfErrors *errs);

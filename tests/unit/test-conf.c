@@ -176,6 +176,8 @@ static void test_bad_profiles(void)
         EXPECT_ERROR(HEAD "[Actor a]\nAction=idle\n[Trigger t]\nAction=idle\nAlignWith=nobody:x\n",
                      "aligns with 'nobody', which is not an [Actor]");
         EXPECT_ERROR(HEAD "[Actor a]\nAction=idle\n[Trigger t]\nAction=idle\nAlignWith=a\n", "write ACTOR:PHASE");
+        EXPECT_ERROR(HEAD "[Actor a]\nAction=idle\n[Trigger t]\nAction=idle\nAlignWith=a:unload\n",
+                     "[Actor a] (Action=idle) has no phase 'unload'; its phases: idle:busy");
         /* Whole-profile checks. */
         EXPECT_ERROR("[Profile]\nDescription=x\n[Actor a]\nAction=idle\n", "the run has no end");
         EXPECT_ERROR(HEAD, "nothing to do");

@@ -216,6 +216,10 @@ static void test_counts_and_cleanup(void)
         ASSERT_TRUE(env > 0);
         ASSERT_EQ(ok + env, json_get_int(a, "steps", -1));
         ASSERT_EQ(json_get_int(actor(r, "b"), "steps", 0), 25);
+        /* A worker that finished its iterations exited cleanly: not a crash, not restarted. */
+        ASSERT_EQ(json_get_int(actor(r, "b"), "workers_crashed", -1), 0);
+        ASSERT_EQ(json_get_int(actor(r, "b"), "workers_started", -1), 1);
+        ASSERT_EQ(json_get_int(a, "workers_crashed", -1), 0);
         ASSERT_EQ(json_get_int(r, "steps", 0), json_get_int(a, "steps", 0) + 25);
         ASSERT_STREQ(json_get_str(r, "stop_reason", ""), "duration reached");
         check_run_files(r, &jc);
@@ -295,6 +299,29 @@ static void test_evidence_collapses_and_stops(void)
         json_object_put(r);
 }
 
+static void test_aligned_trigger(void)
+{
+        /* The trigger meets actor a each time a enters idle:busy, re-armed every 20ms. */
+        static const char text[] = "[Profile]\nDuration=1s\n[Actor a]\nAction=idle\nInterval=1ms\nBusy=1ms\n"
+                                   "[Trigger t]\nAction=idle\nAlignWith=a:idle:busy\nEvery=20ms\n";
+        JournalCounts jc;
+        Verdict v;
+        json_object *r = run_profile(text, 0, false, false, &v), *t = actor(r, "t"), *sp;
+
+        ASSERT_EQ(v, VERDICT_PASS);
+        ASSERT_TRUE(json_get_int(t, "fired", 0) >= 5);
+        ASSERT_TRUE(json_get_int(t, "steps", 0) >= 5);
+        ASSERT_TRUE(json_object_object_get_ex(t, "race_spread_ns", &sp));
+        /* Every trigger step was a race: each one measured its spread. */
+        ASSERT_EQ(json_get_int(sp, "count", 0), json_get_int(t, "steps", -1));
+        ASSERT_TRUE(json_get_int(sp, "p50", 0) > 0);
+        printf("aligned spread: p50 %" PRId64 " ns, p99 %" PRId64 " ns over %" PRId64 " races\n",
+               json_get_int(sp, "p50", 0), json_get_int(sp, "p99", 0), json_get_int(sp, "count", 0));
+        check_run_files(r, &jc);
+        ASSERT_EQ(count_children(), 0);
+        json_object_put(r);
+}
+
 static void test_engine_kill_mid_step(void)
 {
         /* Steps that sleep long: stop has to wait, kill must not. */
@@ -334,6 +361,7 @@ int main(void)
         test_worker_crash_restarted();
         test_verdicts();
         test_evidence_collapses_and_stops();
+        test_aligned_trigger();
         test_engine_kill_mid_step();
 
         {
