@@ -86,17 +86,36 @@ class Cache:
         need_tool("apt-cache", "apt")
         return run(["apt-cache", *args], capture=True, check=False).stdout.decode(errors="replace")
 
+    def update_lists(self):
+        """apt-get update, at most once per harness run; False if it cannot or already did."""
+        if self._apt_updated or os.geteuid() != 0:
+            return False
+        log("apt lists are empty or stale: running apt-get update once")
+        run(["apt-get", "update", "-q"], check=True)
+        self._apt_updated = True
+        return True
+
     def _ensure_apt_lists(self, probe):
         """apt-cache knows nothing on a machine whose lists were never fetched: fetch them once."""
         if self._apt_cache("show", "--no-all-versions", probe).strip():
             return
-        if self._apt_updated or os.geteuid() != 0:
+        if not self.update_lists():
             raise Skip(f"apt-cache does not know the package {probe} (run 'apt-get update' as root first)")
-        log("apt lists are empty or stale: running apt-get update once")
-        run(["apt-get", "update", "-q"], check=True)
-        self._apt_updated = True
         if not self._apt_cache("show", "--no-all-versions", probe).strip():
             raise Skip(f"Debian's registry has no package {probe} for this machine")
+
+    def fetch(self, resolve, build_component):
+        """resolve() -> (package, version); build_component(package, version) downloads and builds.
+
+        A download that fails may only mean stale lists (the mirror has moved
+        on to a newer version): update them once, resolve again and retry.
+        """
+        try:
+            return build_component(*resolve())
+        except Skip:
+            if not self.update_lists():
+                raise
+            return build_component(*resolve())
 
     def package_version(self, package):
         self._ensure_apt_lists(package)

@@ -107,9 +107,15 @@ class CpioWriter:
 # --- busybox ----------------------------------------------------------------
 
 def prepare_busybox(cache: Cache):
+    """busybox-static's /bin/busybox, unpacked from the package (the host's is not needed)."""
     pinned = cache.pinned("busybox")
-    version = pinned.partition("=")[2] if pinned else cache.package_version("busybox-static")
+    if pinned:
+        return _build_busybox(cache, pinned.partition("=")[2])
+    return cache.fetch(lambda: ("busybox-static", cache.package_version("busybox-static")),
+                       lambda _, version: _build_busybox(cache, version))
 
+
+def _build_busybox(cache, version):
     def build(tmp):
         unpacked = os.path.join(tmp, "deb")
         os.makedirs(unpacked)

@@ -47,14 +47,20 @@ class Kernel:
 
 def prepare_kernel(cache):
     """Downloads, unpacks and indexes the kernel package that linux-image-amd64 points at."""
+    need_tool("depmod", "kmod")
     pinned = cache.pinned("kernel")
     if pinned:
         package, _, version = pinned.partition("=")
-    else:
-        package = cache.kernel_package()
-        version = cache.package_version(package)
-    need_tool("depmod", "kmod")
+        return _build_kernel(cache, package, version)
 
+    def resolve():
+        package = cache.kernel_package()
+        return package, cache.package_version(package)
+
+    return cache.fetch(resolve, lambda package, version: _build_kernel(cache, package, version))
+
+
+def _build_kernel(cache, package, version):
     def build(tmp):
         cache.download_and_unpack(package, version, tmp)
         releases = os.listdir(os.path.join(tmp, "lib", "modules"))
