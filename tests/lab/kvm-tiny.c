@@ -120,14 +120,18 @@ static int run_one(int kvm, int n, size_t run_size)
                 }
                 if (run->exit_reason == KVM_EXIT_HLT) {
                         if (!saw_io) {
-                                fprintf(stderr, "kvm-tiny: vm %d: KVM_EXIT_HLT before the expected KVM_EXIT_IO\n", n);
+                                fprintf(stderr,
+                                        "kvm-tiny: vm %d: KVM_EXIT_HLT before the expected KVM_EXIT_IO\n",
+                                        n);
                                 goto out;
                         }
                         printf("vm=%d exit_io=0x%x byte=K exit_hlt=1\n", n, SERIAL_PORT);
                         r = 0;
                         goto out;
                 }
-                fprintf(stderr, "kvm-tiny: vm %d: unexpected exit_reason=%u (expected KVM_EXIT_IO=%u, then KVM_EXIT_HLT=%u)\n",
+                fprintf(stderr,
+                        "kvm-tiny: vm %d: unexpected exit_reason=%u (expected KVM_EXIT_IO=%u, then "
+                        "KVM_EXIT_HLT=%u)\n",
                         n, run->exit_reason, KVM_EXIT_IO, KVM_EXIT_HLT);
                 goto out;
         }
@@ -169,7 +173,8 @@ int main(int argc, char **argv)
         }
         api = ioctl(kvm, KVM_GET_API_VERSION, 0UL);
         if (api != KVM_API_VERSION) {
-                fprintf(stderr, "kvm-tiny: KVM_GET_API_VERSION returned %d, expected %d\n", api, KVM_API_VERSION);
+                fprintf(stderr, "kvm-tiny: KVM_GET_API_VERSION returned %d, expected %d\n", api,
+                        KVM_API_VERSION);
                 return 1;
         }
         run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0UL);
