@@ -107,6 +107,19 @@ lab_ramoops() {
                 lab_fail "lab_ramoops: ramoops loaded but pstore's backend is '$(cat /sys/module/pstore/parameters/backend 2>/dev/null)'"
 }
 
+# systemd flavour: load ramoops early at every later boot too (modules-load.d and
+# modprobe.d on the root disk), so services started at boot already see the
+# records a panic left. Still needs memmap= on the command line; call
+# lab_ramoops as well for this boot.
+lab_ramoops_at_boot() {
+        [ "$LAB_FLAVOUR" = systemd ] || lab_fail "lab_ramoops_at_boot: only the systemd guest keeps /etc across boots"
+        mkdir -p /etc/modules-load.d /etc/modprobe.d
+        echo ramoops >/etc/modules-load.d/hvtlab-ramoops.conf
+        echo "options ramoops mem_address=$LAB_RAMOOPS_ADDR mem_size=0x100000 record_size=0x10000 console_size=0x10000 ecc=16" \
+                >/etc/modprobe.d/hvtlab-ramoops.conf
+        sync
+}
+
 # Waits up to SECONDS (default 10) for PATH to exist.
 lab_wait_for() {
         _n=$((${2:-10} * 10))

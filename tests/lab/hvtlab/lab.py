@@ -90,7 +90,9 @@ def install_project(paths, destdir):
     if not os.path.isdir(os.path.join(paths.build, "meson-private")):
         raise LabError(f"{paths.build} is not a meson build directory (set HVT_BUILD_ROOT or --build)")
     env = dict(os.environ, DESTDIR=destdir)
-    run(["meson", "install", "-C", paths.build, "--no-rebuild", "--quiet"], env=env)
+    # Without --no-rebuild: a person running the lab by hand tests what the sources say now
+    # (inside `meson test` the build is already current and ninja has nothing to do).
+    run(["meson", "install", "-C", paths.build, "--quiet"], env=env)
     for rel, name in (("cli/hvtorture", "hvtorture"), ("daemon/hvtortured", "hvtortured")):
         built = os.path.join(paths.build, rel)
         if not os.path.exists(built):
