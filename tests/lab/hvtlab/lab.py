@@ -242,6 +242,7 @@ class Outcome:
 
 def run_scenario(paths, scenario, flavour=None, interactive=False, keep=False, stream=False,
                  results_dir=None, deadline=None, extra_append=(), timings=None):
+    """Prepares, stages, boots and judges SCENARIO; returns its Outcome (problems empty = passed)."""
     timings = timings or Timings()
     flavour = flavour or scenario.flavour
     results = os.path.abspath(results_dir or os.path.join(paths.results, scenario.name))
@@ -252,58 +253,29 @@ def run_scenario(paths, scenario, flavour=None, interactive=False, keep=False, s
     started = time.monotonic()
 
     prep = prepare(paths, flavour, scenario.modules, timings)
-    kernel = prep.kernel
-    log(f"scenario {scenario.name} ({flavour}, kernel {kernel.release}), results in {results}")
-
-    drives = []
-    with timings.measure("stage: initramfs"):
-        if flavour == "busybox":
-            initrd = build_busybox_initrd(paths, prep, scenario, work, outcome.notes)
-        else:
-            initrd = build_switchroot_initrd(prep, work)
-    cleanup = None
-    if flavour == "systemd":
-        root_img, cleanup = build_root_disk(paths, prep, work, initrd, interactive, timings, outcome.notes)
-        drives.append((root_img, disk.ROOT_SERIAL))
-        boot_files = []
-    else:
-        boot_files = [(f"vmlinuz-{kernel.release}", kernel.vmlinuz), (f"initrd.img-{kernel.release}", initrd)]
-    with timings.measure("stage: results disk"):
-        results_img = stage_results_disk(paths, scenario, flavour, interactive, work, boot_files)
-    drives.append((results_img, disk.RESULTS_SERIAL))
-    for note in outcome.notes:
-        log(f"note: {note}")
+    log(f"scenario {scenario.name} ({flavour}, kernel {prep.kernel.release}), results in {results}")
+    initrd, drives, cleanup = _stage(paths, prep, scenario, flavour, interactive, work, timings, outcome)
 
     # systemd's "[  OK  ] Started ..." lines on the console show where a hung boot stopped.
     flavour_append = ["systemd.show_status=1"] if flavour == "systemd" else []
     append = " ".join([BASE_APPEND, *flavour_append, *scenario.append, *extra_append])
-    cmd = qemu.command(kernel.boot_image, initrd, append, drives, scenario.memory, scenario.smp)
-    serial_log = os.path.join(results, "serial.log")
-    qemu_log = os.path.join(results, "qemu.log")
     deadline = deadline or scenario.deadline
-    log(f"booting QEMU (TCG, -cpu max, {scenario.smp} vCPUs, {scenario.memory} MiB), deadline {deadline}s")
-    if interactive:
-        result = qemu.boot_interactive(cmd, serial_log, qemu_log)
-    else:
-        result = qemu.boot(cmd, serial_log, qemu_log, deadline, stream)
+    result = _boot(prep.kernel, initrd, append, drives, scenario, deadline, interactive, stream, results)
     timings.add("qemu: guest run", result.seconds)
-    log(f"QEMU ended after {result.seconds:.1f}s (exit {result.exit_code}"
-        f"{', killed at the deadline' if result.timed_out else ''})")
     outcome.boot = result
 
     if result.timed_out:
         outcome.problems.append(f"the guest did not power off within the deadline of {deadline}s: killed")
     elif result.exit_code != 0:
-        outcome.problems.append(f"QEMU exited with status {result.exit_code} (see {qemu_log})")
+        outcome.problems.append(f"QEMU exited with status {result.exit_code} (see {os.path.join(results, 'qemu.log')})")
     for at, text in result.markers:
         if text.startswith("FATAL") or text.startswith("FAIL"):
-            outcome.problems.append(f"guest at {at}s: {text}")
+            outcome.problems.append(f"guest{f' at {at}s' if at is not None else ''}: {text}")
 
     disk_dir = os.path.join(results, "disk")
     with timings.measure("read: results disk"):
         try:
-            fsck = disk.read_ext4(results_img, disk_dir)
-            if fsck:
+            if disk.read_ext4(drives[-1][0], disk_dir):
                 outcome.notes.append("e2fsck repaired the results disk (a guest that did not unmount it)")
         except LabError as e:
             outcome.problems.append(str(e))
@@ -315,8 +287,47 @@ def run_scenario(paths, scenario, flavour=None, interactive=False, keep=False, s
     if not keep:
         remove_tree(work)
     timings.add("total", time.monotonic() - started)
-    write_report(paths, scenario, flavour, kernel, append, result, outcome, timings)
+    write_report(scenario, flavour, prep.kernel, append, result, outcome, timings)
     return outcome
+
+
+def _stage(paths, prep, scenario, flavour, interactive, work, timings, outcome):
+    """This run's initramfs and disks; returns (initrd, [(image, serial)], background cleanup or None)."""
+    kernel = prep.kernel
+    drives = []
+    cleanup = None
+    with timings.measure("stage: initramfs"):
+        if flavour == "busybox":
+            initrd = build_busybox_initrd(paths, prep, scenario, work, outcome.notes)
+        else:
+            initrd = build_switchroot_initrd(prep, work)
+    if flavour == "systemd":
+        root_img, cleanup = build_root_disk(paths, prep, work, initrd, interactive, timings, outcome.notes)
+        drives.append((root_img, disk.ROOT_SERIAL))
+        boot_files = []  # the root disk has /boot
+    else:
+        boot_files = [(f"vmlinuz-{kernel.release}", kernel.vmlinuz), (f"initrd.img-{kernel.release}", initrd)]
+    with timings.measure("stage: results disk"):
+        drives.append((stage_results_disk(paths, scenario, flavour, interactive, work, boot_files),
+                       disk.RESULTS_SERIAL))
+    for note in outcome.notes:
+        log(f"note: {note}")
+    return initrd, drives, cleanup
+
+
+def _boot(kernel, initrd, append, drives, scenario, deadline, interactive, stream, results):
+    cmd = qemu.command(kernel.boot_image, initrd, append, drives, scenario.memory, scenario.smp)
+    serial_log = os.path.join(results, "serial.log")
+    qemu_log = os.path.join(results, "qemu.log")
+    if interactive:
+        log(f"booting QEMU (TCG, -cpu max, {scenario.smp} vCPUs, {scenario.memory} MiB), interactive")
+        result = qemu.boot_interactive(cmd, serial_log, qemu_log)
+    else:
+        log(f"booting QEMU (TCG, -cpu max, {scenario.smp} vCPUs, {scenario.memory} MiB), deadline {deadline}s")
+        result = qemu.boot(cmd, serial_log, qemu_log, deadline, stream)
+    log(f"QEMU ended after {result.seconds:.1f}s (exit {result.exit_code}"
+        f"{', killed at the deadline' if result.timed_out else ''})")
+    return result
 
 
 def _clear_results(results):
@@ -357,7 +368,7 @@ def judge_boots(scenario, disk_dir, outcome):
         outcome.problems.append(f"the guest booted {boots} time(s); the scenario declares lab-boots: {scenario.boots}")
 
 
-def write_report(paths, scenario, flavour, kernel, append, result, outcome, timings):
+def write_report(scenario, flavour, kernel, append, result, outcome, timings):
     report = {
         "scenario": scenario.path,
         "flavour": flavour,
@@ -376,6 +387,11 @@ def write_report(paths, scenario, flavour, kernel, append, result, outcome, timi
 
 def print_failure(outcome):
     serial = os.path.join(outcome.results, "serial.log")
+    qemu_log = os.path.join(outcome.results, "qemu.log")
+    if outcome.boot and outcome.boot.exit_code not in (0, None):
+        print("----- QEMU's own messages -----")
+        for line in tail_lines(qemu_log, 10):
+            print(line)
     lines = tail_lines(serial, SERIAL_TAIL)
     print(f"----- last {len(lines)} lines of the serial console -----")
     for line in lines:

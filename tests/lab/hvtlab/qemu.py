@@ -121,7 +121,22 @@ def boot_interactive(cmd_base, serial_log, qemu_log):
             _stop(proc)
             result.exit_code = proc.wait()
     result.seconds = time.monotonic() - start
+    result.markers = markers_in(serial_log)
     return result
+
+
+def markers_in(serial_log):
+    """The harness markers of a log QEMU wrote itself (no arrival times)."""
+    markers = []
+    try:
+        with open(serial_log, "rb") as f:
+            for line in f:
+                at = line.find(MARKER)
+                if at >= 0:
+                    markers.append((None, line[at + len(MARKER):].decode(errors="replace").strip()))
+    except FileNotFoundError:
+        pass
+    return markers
 
 
 def _stop(proc):
