@@ -45,7 +45,7 @@ expect_failure() {
 }
 
 expect_failure hang \
-    'FAIL: the guest did not power off within the deadline of 20s' \
+    'FAIL: the guest did not power off within the deadline of 25s' \
     'hvtlab: hanging on purpose' \
     'last [0-9]+ lines of the serial console' \
     'full serial log: .*/selftest-hang/serial.log'

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Harness self-test: a scenario that never ends must be killed at its deadline.
 #
-# lab-deadline: 20
+# lab-deadline: 25
 
 # shellcheck source=tests/lab/guest/lab-guest.sh
 . /usr/lib/hvtlab/lab-guest.sh
