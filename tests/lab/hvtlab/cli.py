@@ -54,6 +54,8 @@ def parse(argv):
         p.add_argument("--deadline", type=int, help="seconds before QEMU is killed (default: the scenario's)")
         p.add_argument("--append", action="append", default=[], help="extra kernel command-line word(s)")
         p.add_argument("--keep", action="store_true", help="keep the disk images and initramfs in RESULTS/work")
+        p.add_argument("--tcg", choices=["single", "multi"],
+                       help="TCG threading (default: the scenario's lab-tcg, else single; see docs/lab.md)")
         if name == "run":
             p.add_argument("--interactive", action="store_true",
                            help="give the console to the terminal; a shell after the scenario, no deadline")
@@ -78,6 +80,8 @@ def cmd_prepare(args):
 def cmd_run(args, for_meson):
     paths = _paths(args)
     scenario = Scenario(args.scenario)
+    if args.tcg:
+        scenario.tcg = args.tcg
     interactive = getattr(args, "interactive", False)
     outcome = lab.run_scenario(
         paths, scenario,

@@ -316,14 +316,16 @@ def _stage(paths, prep, scenario, flavour, interactive, work, timings, outcome):
 
 
 def _boot(kernel, initrd, append, drives, scenario, deadline, interactive, stream, results):
-    cmd = qemu.command(kernel.boot_image, initrd, append, drives, scenario.memory, scenario.smp)
+    cmd = qemu.command(kernel.boot_image, initrd, append, drives, scenario.memory, scenario.smp, scenario.tcg)
     serial_log = os.path.join(results, "serial.log")
     qemu_log = os.path.join(results, "qemu.log")
     if interactive:
-        log(f"booting QEMU (TCG, -cpu max, {scenario.smp} vCPUs, {scenario.memory} MiB), interactive")
+        log(f"booting QEMU (TCG {scenario.tcg}-threaded, -cpu max, {scenario.smp} vCPUs, "
+            f"{scenario.memory} MiB), interactive")
         result = qemu.boot_interactive(cmd, serial_log, qemu_log)
     else:
-        log(f"booting QEMU (TCG, -cpu max, {scenario.smp} vCPUs, {scenario.memory} MiB), deadline {deadline}s")
+        log(f"booting QEMU (TCG {scenario.tcg}-threaded, -cpu max, {scenario.smp} vCPUs, "
+            f"{scenario.memory} MiB), deadline {deadline}s")
         result = qemu.boot(cmd, serial_log, qemu_log, deadline, stream)
     log(f"QEMU ended after {result.seconds:.1f}s (exit {result.exit_code}"
         f"{', killed at the deadline' if result.timed_out else ''})")
@@ -374,6 +376,7 @@ def write_report(scenario, flavour, kernel, append, result, outcome, timings):
         "flavour": flavour,
         "kernel": f"{kernel.package}={kernel.package_version}",
         "append": append,
+        "tcg": scenario.tcg,
         "qemu_exit": result.exit_code,
         "timed_out": result.timed_out,
         "guest_seconds": round(result.seconds, 2),

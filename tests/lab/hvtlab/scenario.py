@@ -10,6 +10,7 @@
     # lab-binaries: kexec stress-ng   host programs (and their libraries) for the busybox guest
     # lab-memory: 1024                guest memory in MiB (default 1024)
     # lab-smp: 2                      guest vCPUs (default 2)
+    # lab-tcg: single                 TCG threading: single (default) or multi (see qemu.py)
 
 A host-side check with the same name and the suffix .check (a bash script
 using assert.sh) runs after the guest has powered off, in the results dir.
@@ -32,6 +33,7 @@ KEYS = {
     "binaries": "program names found in the host's PATH",
     "memory": "MiB, 256 to 8192",
     "smp": "vCPUs, 1 to 8",
+    "tcg": "single or multi",
 }
 
 
@@ -48,6 +50,7 @@ class Scenario:
         self.binaries = []
         self.memory = 1024
         self.smp = 2
+        self.tcg = "single"
         check = os.path.splitext(self.path)[0] + ".check"
         self.check = check if os.path.exists(check) else None
         try:
@@ -71,6 +74,10 @@ class Scenario:
             if value not in ("busybox", "systemd"):
                 raise LabError(f"{where}: lab-flavour '{value}' is not one of: busybox, systemd")
             self.flavour = value
+        elif key == "tcg":
+            if value not in ("single", "multi"):
+                raise LabError(f"{where}: lab-tcg '{value}' is not one of: single, multi")
+            self.tcg = value
         elif key in ("boots", "deadline", "memory", "smp"):
             low, high = {"boots": (1, 20), "deadline": (10, 3600), "memory": (256, 8192), "smp": (1, 8)}[key]
             try:
