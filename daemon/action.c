@@ -6,11 +6,13 @@
 #include "action.h"
 
 extern const ActionType action_vm;
+extern const ActionType action_memslot;
 extern const ActionType action_idle;
 
 const ActionType *const action_types[] = {
         &action_vm,
         &action_idle,
+        &action_memslot,
         NULL,
 };
 
