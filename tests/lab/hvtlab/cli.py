@@ -95,6 +95,8 @@ def cmd_run(args, for_meson):
     )
     if outcome.problems:
         lab.print_failure(outcome)
+        for note in outcome.notes:
+            print(f"lab: note: {note}")
         return 1
     if interactive:
         print("lab: interactive run: host checks skipped (a person steered the guest); run without --interactive for them")

@@ -30,6 +30,16 @@ def make_ext4(image, source_dir, size, label):
          "-d", source_dir, image, size])
 
 
+def read_ext4_path(image, path, dest):
+    """Copies PATH (a directory) out of IMAGE into DEST, after a journal replay; LabError if it cannot."""
+    need_tool("debugfs", "e2fsprogs")
+    proc = run(["e2fsck", "-f", "-y", image], capture=True, check=False)
+    if proc.returncode >= 4:
+        raise LabError(f"e2fsck {image} exit {proc.returncode}: the disk is damaged")
+    os.makedirs(dest, exist_ok=True)
+    run(["debugfs", "-R", f"rdump {path} {dest}", image])
+
+
 def read_ext4(image, dest):
     """Copies the whole tree of IMAGE into DEST after a journal replay; returns e2fsck's report."""
     need_tool("debugfs", "e2fsprogs")

@@ -26,7 +26,7 @@ from . import disk, qemu, rootfs
 from .cache import Cache, copy_tree_hardlinked, merge_tree, replace_file
 from .initramfs import GUEST_LIB, Overlay, concatenate, is_elf, prepare_base, prepare_busybox, shared_libraries
 from .kernel import prepare_kernel
-from .util import LabError, Timings, log, need_tool, remove_tree, run, tail_lines, write_atomic
+from .util import LabError, Skip, Timings, log, need_tool, remove_tree, run, tail_lines, write_atomic
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/lab
 GUEST = os.path.join(HERE, "guest")
@@ -281,6 +281,8 @@ def run_scenario(paths, scenario, flavour=None, interactive=False, keep=False, s
             outcome.problems.append(str(e))
     if os.path.isdir(disk_dir):
         judge_boots(scenario, disk_dir, outcome)
+    if outcome.problems and flavour == "systemd":
+        _rescue_journal(drives[0][0], results, outcome)
 
     if cleanup:
         cleanup.wait()
@@ -330,6 +332,25 @@ def _boot(kernel, initrd, append, drives, scenario, deadline, interactive, strea
     log(f"QEMU ended after {result.seconds:.1f}s (exit {result.exit_code}"
         f"{', killed at the deadline' if result.timed_out else ''})")
     return result
+
+
+def _rescue_journal(root_img, results, outcome):
+    """After a failed systemd run, the guest's journal straight from its root disk (journalctl on the host)."""
+    journal_dir = os.path.join(results, "root-journal")
+    try:
+        journalctl = need_tool("journalctl", "systemd")
+        disk.read_ext4_path(root_img, "/var/log/journal", journal_dir)
+        # rdump puts the directory itself under DEST: DEST/journal/MACHINE-ID/*.journal
+        text = run([journalctl, "--directory", os.path.join(journal_dir, "journal"), "--no-pager",
+                    "-o", "short-monotonic"],
+                   capture=True).stdout
+    except (LabError, Skip) as e:
+        outcome.notes.append(f"could not read the journal from the root disk: {e}")
+        return
+    path = os.path.join(results, "journal-from-root-disk.txt")
+    with open(path, "wb") as f:
+        f.write(text)
+    outcome.notes.append(f"the guest's journal, read from its root disk: {path}")
 
 
 def _clear_results(results):

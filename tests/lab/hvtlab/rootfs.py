@@ -109,6 +109,8 @@ def customise(root, interactive):
     put("/etc/machine-id", uuid.uuid4().hex + "\n", 0o444)
     put("/etc/fstab", "# the lab's initramfs mounts / read-write; nothing else to mount\n")
     os.makedirs(os.path.join(root, "var/log/journal"), exist_ok=True)  # keep every boot's journal
+    # On disk within seconds, so a guest killed at the deadline leaves its journal for the host.
+    put("/etc/systemd/journald.conf.d/hvtlab.conf", "[Journal]\nStorage=persistent\nSyncIntervalSec=2s\n")
     os.makedirs(os.path.join(root, "lab"), exist_ok=True)
     os.makedirs(os.path.join(root, "var/lib/hvtorture"), exist_ok=True)
     systemd = os.path.join(root, "etc/systemd/system")
