@@ -265,7 +265,9 @@ def run_scenario(paths, scenario, flavour=None, interactive=False, keep=False, s
     outcome.boot = result
 
     if result.timed_out:
-        outcome.problems.append(f"the guest did not power off within the deadline of {deadline}s: killed")
+        outcome.problems.append(
+            f"the guest did not power off within the deadline of {deadline}s: killed after {result.seconds:.0f}s"
+            f" of wall time, {result.starved:.0f}s of which QEMU spent waiting for a host CPU (not counted)")
     elif result.exit_code != 0:
         outcome.problems.append(f"QEMU exited with status {result.exit_code} (see {os.path.join(results, 'qemu.log')})")
     for at, text in result.markers:
@@ -330,7 +332,8 @@ def _boot(kernel, initrd, append, drives, scenario, deadline, interactive, strea
             f"{scenario.memory} MiB), deadline {deadline}s")
         result = qemu.boot(cmd, serial_log, qemu_log, deadline, stream)
     log(f"QEMU ended after {result.seconds:.1f}s (exit {result.exit_code}"
-        f"{', killed at the deadline' if result.timed_out else ''})")
+        f"{', killed at the deadline' if result.timed_out else ''}"
+        f"{f'; {result.starved:.1f}s of it waiting for a host CPU' if result.starved >= 1 else ''})")
     return result
 
 
@@ -401,6 +404,7 @@ def write_report(scenario, flavour, kernel, append, result, outcome, timings):
         "qemu_exit": result.exit_code,
         "timed_out": result.timed_out,
         "guest_seconds": round(result.seconds, 2),
+        "starved_seconds": round(result.starved, 2),
         "markers": [{"at": at, "text": text} for at, text in result.markers],
         "problems": outcome.problems,
         "notes": outcome.notes,
