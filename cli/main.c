@@ -28,6 +28,8 @@ static const Verb verbs[] = {
         { "status", verb_status, "the daemon's state and its run's live counters" },
         { "runs", verb_runs, "list recorded runs" },
         { "show", verb_show, "print a run's report" },
+        { "evidence", verb_evidence, "list a run's evidence: titles, kinds, counts" },
+        { "classify", verb_classify, "find kernel splats in logs and print their syzbot-style titles" },
 };
 
 static void help(void)

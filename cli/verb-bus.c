@@ -46,6 +46,10 @@ static void bus_help(const char *verb)
                 printf("Usage: hvtorture status [OPTIONS]\n\nThe daemon's state and the live counters of its run.\n");
         else if (streq(verb, "runs"))
                 printf("Usage: hvtorture runs [OPTIONS]\n\nRecorded runs, oldest first, with their verdicts.\n");
+        else if (streq(verb, "evidence"))
+                printf("Usage: hvtorture evidence [OPTIONS] [RUN-ID]\n\n"
+                       "Lists a run's evidence (default: the active or last run): title, kind, count and\n"
+                       "whether it counts against the verdict. Exit: 0 none counted, 1 some.\n");
         else
                 printf("Usage: hvtorture show [OPTIONS] [RUN-ID]\n\n"
                        "Prints a run's report (default: the active or last run). Exit code = its verdict.\n");
@@ -521,36 +525,28 @@ int verb_runs(int argc, char *argv[])
         return 0;
 }
 
-int verb_show(int argc, char *argv[])
+/* The report of run id (or the active/last one) from the daemon, or the state directory without one. */
+static int fetch_report(const char *verb, BusArgs *a, const char *id, char **ret_text)
 {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *text = NULL;
-        const char *id = "";
-        BusArgs a = {};
-        bool help;
         int r;
 
-        if (parse_bus_args(argc, argv, &a, &help) < 0)
-                return EXIT_USAGE;
-        if (help)
-                return 0;
-        if (optind < argc)
-                id = argv[optind];
         if (id[0] && !store_run_id_valid(id)) {
-                fprintf(stderr, "hvtorture show: '%s' is not a run id (see 'hvtorture runs')\n", id);
-                return EXIT_USAGE;
+                fprintf(stderr, "hvtorture %s: '%s' is not a run id (see 'hvtorture runs')\n", verb, id);
+                return -EINVAL;
         }
-        r = a.state_dir ? -ENOENT : bus_connect(&a, &bus);
+        r = a->state_dir ? -ENOENT : bus_connect(a, &bus);
         if (r >= 0)
-                r = call_string(bus, "GetReport", &text, &error, "s", id);
-        if (r < 0 && !a.host && (a.state_dir || r == -ENOENT || daemon_absent(r, &error))) {
+                r = call_string(bus, "GetReport", ret_text, &error, "s", id);
+        if (r < 0 && !a->host && (a->state_dir || r == -ENOENT || daemon_absent(r, &error))) {
                 _cleanup_(host_config_freep) HostConfig *hc = NULL;
                 _cleanup_(store_freep) Store *s = NULL;
                 _cleanup_strv_free_ char **ids = NULL;
                 _cleanup_close_ int fd = -1;
-                const char *dir = local_state_dir(&a, &hc);
+                const char *dir = local_state_dir(a, &hc);
 
+                sd_bus_error_free(&error);
                 r = store_open(dir, &s);
                 if (r >= 0 && !id[0]) {
                         r = store_list_runs(s, &ids);
@@ -562,22 +558,74 @@ int verb_show(int argc, char *argv[])
                 if (r >= 0)
                         r = store_open_run(s, id, &fd);
                 if (r < 0) {
-                        fprintf(stderr, "hvtorture show: no run%s%s in %s/runs\n", id[0] ? " " : "s", id, dir);
-                        sd_bus_error_free(&error);
-                        return EXIT_USAGE;
+                        fprintf(stderr, "hvtorture %s: no run%s%s in %s/runs\n", verb, id[0] ? " " : "s", id, dir);
+                        return r;
                 }
-                r = read_file_at(fd, "report.json", 64 << 20, &text, NULL);
-                if (r < 0) {
-                        fprintf(stderr, "hvtorture show: run %s has no report (it did not finish); its journal is %s/runs/%s/journal.jsonl\n",
-                                id, dir, id);
-                        sd_bus_error_free(&error);
-                        return EXIT_USAGE;
-                }
-        } else if (r < 0) {
-                r = bus_fail("show", r, &error);
-                sd_bus_error_free(&error);
+                r = read_file_at(fd, "report.json", 64 << 20, ret_text, NULL);
+                if (r < 0)
+                        fprintf(stderr, "hvtorture %s: run %s has no report (it did not finish); its journal is "
+                                        "%s/runs/%s/journal.jsonl\n", verb, id, dir, id);
                 return r;
         }
-        sd_bus_error_free(&error);
+        if (r < 0) {
+                bus_fail(verb, r, &error);
+                sd_bus_error_free(&error);
+        }
+        return r;
+}
+
+int verb_show(int argc, char *argv[])
+{
+        _cleanup_free_ char *text = NULL;
+        BusArgs a = {};
+        bool help;
+
+        if (parse_bus_args(argc, argv, &a, &help) < 0)
+                return EXIT_USAGE;
+        if (help)
+                return 0;
+        if (fetch_report("show", &a, optind < argc ? argv[optind] : "", &text) < 0)
+                return EXIT_USAGE;
         return print_report_text(text, &a);
+}
+
+int verb_evidence(int argc, char *argv[])
+{
+        _cleanup_free_ char *text = NULL;
+        json_object *o, *ev = NULL, *out;
+        BusArgs a = {};
+        bool help;
+        size_t n;
+
+        if (parse_bus_args(argc, argv, &a, &help) < 0)
+                return EXIT_USAGE;
+        if (help)
+                return 0;
+        if (fetch_report("evidence", &a, optind < argc ? argv[optind] : "", &text) < 0)
+                return EXIT_USAGE;
+        o = json_tokener_parse(text);
+        if (!o)
+                return EXIT_USAGE;
+        json_object_object_get_ex(o, "evidence", &ev);
+        n = ev ? json_object_array_length(ev) : 0;
+        if (a.json) {
+                out = json_object_new_array();
+                for (size_t i = 0; i < n; i++)
+                        json_object_array_add(out, json_object_get(json_object_array_get_idx(ev, i)));
+                print_json(out);
+                json_object_put(out);
+        } else if (n == 0)
+                printf("Run %s: no evidence\n", json_get_str(o, "run_id", "?"));
+        else {
+                printf("%6s  %-10s %-7s %s\n", "COUNT", "KIND", "COUNTED", "TITLE");
+                for (size_t i = 0; i < n; i++) {
+                        json_object *it = json_object_array_get_idx(ev, i);
+                        printf("%6" PRId64 "  %-10s %-7s %s\n", json_get_int(it, "count", 1), json_get_str(it, "kind", "?"),
+                               json_object_get_boolean(json_object_object_get(it, "counted")) ? "yes" : "no",
+                               json_get_str(it, "title", "(untitled)"));
+                }
+        }
+        n = (size_t)json_get_int(o, "evidence_counted", 0);
+        json_object_put(o);
+        return n > 0 ? EXIT_EVIDENCE : 0;
 }

@@ -15,6 +15,9 @@ int verb_stop(int argc, char *argv[]);
 int verb_status(int argc, char *argv[]);
 int verb_runs(int argc, char *argv[]);
 int verb_show(int argc, char *argv[]);
+int verb_evidence(int argc, char *argv[]);
+/* hvtorture classify [--json] [--user-facility] FILE…|-   and   hvtorture classify --corpus DIR [-v] */
+int verb_classify(int argc, char *argv[]);
 
 /* Shared by the verbs. */
 void print_json(json_object *o);

@@ -9,7 +9,7 @@
  * stop kills and reaps every worker's process group so nothing is left
  * behind: no zombie, no stray fd, no VM.
  */
-#include <signal.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
@@ -19,115 +19,17 @@
 #include <sys/wait.h>
 
 #include "config.h"
-#include "engine.h"
-#include "histogram.h"
-#include "journal.h"
+#include "engine-internal.h"
 #include "log.h"
-#include "report.h"
-#include "store.h"
-#include "worker.h"
 
-#define STOP_GRACE_NS (3 * NSEC_PER_SEC)
-#define RESPAWN_MAX 10
-#define FAILURE_DETAILS_MAX 8
-#define JOURNAL_STEPS_PER_SEC 20 /* per actor: individual non-OK step lines beyond this are only counted */
-
-typedef struct FailureTally {
-        char detail[STEP_DETAIL_MAX];
-        uint64_t count;
-} FailureTally;
-
-typedef struct ActorRun {
-        Engine *engine;
-        const ProfileActor *actor;
-        uint64_t *outcomes; /* one counter per outcome of the action */
-        uint64_t metrics[ACTION_METRICS_MAX];
-        uint64_t steps;
-        Histogram step_ns;
-        Histogram spread_ns;
-        uint64_t workers_started, workers_crashed;
-        FailureTally failures[FAILURE_DETAILS_MAX];
-        uint64_t journal_window_start; /* second of the current rate-limit window */
-        unsigned journal_in_window;
-        uint64_t journal_suppressed;
-        unsigned first_worker, n_workers;
-        unsigned live;
-        /* Triggers */
-        uint64_t fired, skipped_busy;
-        AlignSlot *align; /* AlignWith=: the slot this trigger waits on */
-        bool after_iterations_fired;
-        sd_event_source *timer;
-} ActorRun;
-
-typedef enum WorkerState {
-        WS_IDLE, /* a trigger's slot between firings */
-        WS_RUNNING,
-        WS_EXITED,
-} WorkerState;
-
-typedef struct EngineWorker {
-        Engine *engine;
-        ActorRun *ar;
-        unsigned index, instance;
-        WorkerState state;
-        pid_t pid;
-        int fd;
-        sd_event_source *io, *child;
-        bool done, fatal;
-        unsigned respawns;
-        uint64_t steps;
-} EngineWorker;
-
-struct Engine {
-        sd_event *event;
-        Profile *profile;
-        const HostConfig *host;
-        char *state_dir;
-        bool allow_destructive;
-        uint64_t progress_interval_ns;
-        EngineCallbacks cb;
-
-        RunState state;
-        Verdict verdict;
-        char run_id[RUN_ID_MAX];
-        char *run_dir;
-        char boot_id[37];
-        char *error;
-        char *stop_reason;
-        bool stopped_early;
-        bool killed;
-
-        uint64_t seed;
-        uint64_t duration_ns;
-        uint64_t start_mono, start_real, end_mono, end_real;
-        uint64_t total_steps;
-
-        Store *store;
-        int run_fd;
-        Journal *journal;
-        int journal_error; /* first journal write error: the run stops, nothing already written is lost */
-
-        ActorRun *actors;
-        size_t n_actors;
-        EngineWorker *workers;
-        size_t n_workers;
-        SharedArea *shared; /* phase slots and the align table, shared with every worker */
-        size_t shared_size;
-        unsigned n_aligns;
-
-        sd_event_source *duration_timer, *progress_timer, *kill_timer;
-
-        json_object *evidence; /* array of items, deduplicated by title */
-        uint64_t evidence_counted;
-};
+static const char *const default_pstore_dirs[] = { "/sys/fs/pstore", "/var/lib/systemd/pstore", NULL };
 
 static void engine_maybe_finish(Engine *e);
 static int worker_start(EngineWorker *w, uint64_t iterations, bool ignore_interval);
 
 /* ---- small helpers ---- */
 
-static void set_error(Engine *e, const char *fmt, ...) _printf_(2, 3);
-static void set_error(Engine *e, const char *fmt, ...)
+void engine_set_error(Engine *e, const char *fmt, ...)
 {
         va_list ap;
         char *s = NULL;
@@ -140,18 +42,7 @@ static void set_error(Engine *e, const char *fmt, ...)
         e->error = s;
 }
 
-static json_object *jstr(const char *s)
-{
-        return json_object_new_string(s ? s : "");
-}
-
-static json_object *ju64(uint64_t v)
-{
-        /* json-c has no unsigned 64-bit type on Debian 12's 0.16 writer path; counters stay far below 2^63. */
-        return json_object_new_int64((int64_t)(v > INT64_MAX ? INT64_MAX : v));
-}
-
-static void journal_write(Engine *e, json_object *rec, JournalSync sync)
+void engine_journal_write(Engine *e, json_object *rec, JournalSync sync)
 {
         int r;
 
@@ -167,13 +58,6 @@ static void journal_write(Engine *e, json_object *rec, JournalSync sync)
                                    "everything written so far is kept", strna(e->run_dir));
                 engine_stop(e, "journal write failed");
         }
-}
-
-static json_object *record_new(const char *type)
-{
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "type", jstr(type));
-        return o;
 }
 
 static const char *describe_wait_status(const siginfo_t *si, char *buf, size_t len)
@@ -210,6 +94,12 @@ int engine_new(sd_event *event, Profile *profile, const EngineOptions *opts, con
                 return -ENOMEM;
         if (cb)
                 e->cb = *cb;
+        if (opts->kmsg_path && !(e->kmsg_path = strdup(opts->kmsg_path)))
+                return -ENOMEM;
+        e->pstore_dirs = opts->pstore_dirs ? opts->pstore_dirs : default_pstore_dirs;
+        e->pstore_counted = opts->pstore_counted;
+        e->daemon_owned = opts->daemon_owned;
+        e->boots = json_object_new_array();
         e->state = RUN_PREPARING;
         e->verdict = VERDICT_ERROR;
         e->evidence = json_object_new_array();
@@ -308,6 +198,7 @@ Engine *engine_free(Engine *e)
         sd_event_source_disable_unref(e->duration_timer);
         sd_event_source_disable_unref(e->progress_timer);
         sd_event_source_disable_unref(e->kill_timer);
+        evidence_monitor_free(e->monitor);
         journal_free(e->journal);
         safe_close(e->run_fd);
         store_free(e->store);
@@ -318,6 +209,10 @@ Engine *engine_free(Engine *e)
         free(e->run_dir);
         free(e->error);
         free(e->stop_reason);
+        free(e->kmsg_path);
+        free(e->kmsg_problem);
+        free(e->expected_panic_trigger);
+        json_object_put(e->boots);
         free(e);
         return NULL;
 }
@@ -352,10 +247,22 @@ uint64_t engine_total_steps(const Engine *e)
 {
         return e->total_steps;
 }
-static uint64_t elapsed_ns(const Engine *e);
 uint64_t engine_elapsed_ns(const Engine *e)
 {
-        return elapsed_ns(e);
+        if (!e->start_mono)
+                return e->elapsed_before_ns;
+        return e->elapsed_before_ns + (e->end_mono ? e->end_mono : now_ns(CLOCK_MONOTONIC)) - e->start_mono;
+}
+
+unsigned engine_boot_count(const Engine *e)
+{
+        return e->boot_index + 1;
+}
+
+uint64_t engine_boot_seed(const Engine *e)
+{
+        /* Each boot draws fresh choices, still reproducible from the run seed and the boot number. */
+        return e->boot_index == 0 ? e->seed : e->seed ^ (0x9e3779b97f4a7c15ULL * e->boot_index);
 }
 const Profile *engine_profile(const Engine *e)
 {
@@ -447,7 +354,7 @@ static void handle_step(EngineWorker *w, const WorkerMsg *m)
                         json_object_object_add(rec, "detail", jstr(m->result.detail));
                 if (m->result.race_spread_ns)
                         json_object_object_add(rec, "race_spread_ns", ju64(m->result.race_spread_ns));
-                journal_write(e, rec, ar->actor->role == ROLE_TRIGGER ? JOURNAL_SYNC : JOURNAL_NOSYNC);
+                engine_journal_write(e, rec, ar->actor->role == ROLE_TRIGGER ? JOURNAL_SYNC : JOURNAL_NOSYNC);
         }
 
         if (e->state == RUN_RUNNING && e->profile->iterations && e->total_steps >= e->profile->iterations)
@@ -472,7 +379,7 @@ static void handle_msg(EngineWorker *w, const WorkerMsg *m)
                 json_object_object_add(rec, "actor", jstr(w->ar->actor->name));
                 json_object_object_add(rec, "instance", json_object_new_int((int)w->instance));
                 json_object_object_add(rec, "note", jstr(m->result.detail));
-                journal_write(e, rec, JOURNAL_SYNC);
+                engine_journal_write(e, rec, JOURNAL_SYNC);
                 break;
         case WORKER_MSG_FATAL:
                 w->fatal = true;
@@ -480,9 +387,9 @@ static void handle_msg(EngineWorker *w, const WorkerMsg *m)
                 json_object_object_add(rec, "actor", jstr(w->ar->actor->name));
                 json_object_object_add(rec, "instance", json_object_new_int((int)w->instance));
                 json_object_object_add(rec, "detail", jstr(m->result.detail));
-                journal_write(e, rec, JOURNAL_SYNC);
+                engine_journal_write(e, rec, JOURNAL_SYNC);
                 if (!e->error)
-                        set_error(e, "[%s %s] instance %u: %s", profile_role_to_string(w->ar->actor->role),
+                        engine_set_error(e, "[%s %s] instance %u: %s", profile_role_to_string(w->ar->actor->role),
                                   w->ar->actor->name, w->instance, m->result.detail);
                 engine_stop(e, "worker failed");
                 break;
@@ -550,7 +457,7 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         json_object_object_add(rec, "pid", json_object_new_int(w->pid));
         json_object_object_add(rec, "status", jstr(status));
         json_object_object_add(rec, "steps", ju64(w->steps));
-        journal_write(e, rec, JOURNAL_NOSYNC);
+        engine_journal_write(e, rec, JOURNAL_NOSYNC);
 
         if (!clean && !w->fatal && e->state == RUN_RUNNING) {
                 ar->workers_crashed++;
@@ -604,7 +511,7 @@ static int worker_start(EngineWorker *w, uint64_t iterations, bool ignore_interv
                 .actor = w->ar->actor,
                 .index = w->index,
                 .instance = w->instance,
-                .run_seed = e->seed,
+                .run_seed = engine_boot_seed(e),
                 .iterations = iterations,
                 .ignore_interval = ignore_interval,
                 .slot = slot,
@@ -643,7 +550,7 @@ static int worker_start(EngineWorker *w, uint64_t iterations, bool ignore_interv
         json_object_object_add(rec, "actor", jstr(w->ar->actor->name));
         json_object_object_add(rec, "instance", json_object_new_int((int)w->instance));
         json_object_object_add(rec, "pid", json_object_new_int(pid));
-        journal_write(e, rec, JOURNAL_NOSYNC);
+        engine_journal_write(e, rec, JOURNAL_NOSYNC);
         return 0;
 }
 
@@ -660,6 +567,9 @@ static void trigger_fire(Engine *e, ActorRun *ar, const char *why)
                 ar->skipped_busy++;
                 return;
         }
+        if ((ar->actor->action->flags & ACTION_REBOOTS) && e->profile->reboots &&
+            e->planned_reboots >= e->profile->reboots)
+                return; /* Reboots= reached: the run ends in this boot */
         /* The intent goes to disk before anything happens: a trigger may take the host down. */
         rec = record_new("trigger");
         json_object_object_add(rec, "trigger", jstr(ar->actor->name));
@@ -667,8 +577,11 @@ static void trigger_fire(Engine *e, ActorRun *ar, const char *why)
         json_object_object_add(rec, "why", jstr(why));
         json_object_object_add(rec, "steps_so_far", ju64(e->total_steps));
         json_object_object_add(rec, "boot_id", jstr(e->boot_id));
-        journal_write(e, rec, JOURNAL_SYNC);
+        engine_journal_write(e, rec, JOURNAL_SYNC);
         ar->fired++;
+        /* Counters and the reboot to come, synced: the next boot resumes from exactly here. */
+        if (ar->actor->action->flags & ACTION_REBOOTS)
+                (void)engine_save_state(e, ar);
         if (ar->align)
                 atomic_store_explicit(&ar->align->state, ALIGN_ARMED, memory_order_release);
         (void)worker_start(w, 1, true);
@@ -708,8 +621,6 @@ static int on_duration(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-static json_object *actor_counters_json(ActorRun *ar);
-
 static int on_progress(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Engine *e = userdata;
@@ -724,9 +635,11 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata)
         for (size_t i = 0; i < e->n_actors; i++)
                 json_object_object_add(actors, e->actors[i].actor->name, actor_counters_json(&e->actors[i]));
         json_object_object_add(rec, "actors", actors);
-        journal_write(e, rec, JOURNAL_NOSYNC);
+        engine_journal_write(e, rec, JOURNAL_NOSYNC);
+        /* Every ten ticks the counters go to state.json too: an unplanned crash loses at most that much. */
+        if (++e->state_ticks % 10 == 0)
+                (void)engine_save_state(e, NULL);
 
-        /* Triggers with At=/Every= are checked at progress granularity plus their own timers. */
         if (e->cb.progress)
                 e->cb.progress(e, e->cb.userdata);
         sd_event_source_set_time_relative(s, e->progress_interval_ns / NSEC_PER_USEC);
@@ -749,7 +662,7 @@ static int check_host(Engine *e)
 
         if (profile_is_destructive(p, &why) && !e->allow_destructive &&
             !(e->host && e->host->allow_destructive)) {
-                set_error(e,
+                engine_set_error(e,
                           "%s: %s is destructive, and this host has not opted in: set AllowDestructive=yes in "
                           "[Host] of %s, or pass --allow-destructive to a one-shot run",
                           p->path, why, e->host && e->host->path ? e->host->path : "/etc/hvtorture/hvtorture.conf");
@@ -764,7 +677,7 @@ static int check_host(Engine *e)
                         continue;
                 r = a->action->check_host(a->params, &reason);
                 if (r < 0) {
-                        set_error(e, "[%s %s] (Action=%s) cannot run on this host: %s",
+                        engine_set_error(e, "[%s %s] (Action=%s) cannot run on this host: %s",
                                   profile_role_to_string(a->role), a->name, a->action->name,
                                   reason ? reason : strerror(-r));
                         return r;
@@ -790,7 +703,7 @@ static int write_run_start(Engine *e)
         json_object_object_add(rec, "hostname", jstr(hostname));
         json_object_object_add(rec, "pid", json_object_new_int(getpid()));
         json_object_object_add(rec, "version", jstr(PACKAGE_VERSION));
-        journal_write(e, rec, JOURNAL_SYNC);
+        engine_journal_write(e, rec, JOURNAL_SYNC);
         return e->journal_error;
 }
 
@@ -810,14 +723,14 @@ int engine_start(Engine *e)
 
         r = store_open(e->state_dir, &e->store);
         if (r < 0) {
-                set_error(e, "Cannot use the state directory %s: %s", e->state_dir, strerror(-r));
+                engine_set_error(e, "Cannot use the state directory %s: %s", e->state_dir, strerror(-r));
                 return r;
         }
         r = store_new_run_id(e->run_id);
         if (r >= 0)
                 r = store_create_run(e->store, e->run_id, &e->run_fd);
         if (r < 0) {
-                set_error(e, "Cannot create a run directory in %s/runs: %s", e->state_dir, strerror(-r));
+                engine_set_error(e, "Cannot create a run directory in %s/runs: %s", e->state_dir, strerror(-r));
                 return r;
         }
         if (asprintf(&e->run_dir, "%s/runs/%s", e->state_dir, e->run_id) < 0)
@@ -827,7 +740,7 @@ int engine_start(Engine *e)
         if (r >= 0)
                 r = journal_open(e->run_fd, "journal.jsonl", &e->journal);
         if (r < 0) {
-                set_error(e, "Cannot write the run's files in %s: %s", e->run_dir, strerror(-r));
+                engine_set_error(e, "Cannot write the run's files in %s: %s", e->run_dir, strerror(-r));
                 return r;
         }
 
@@ -835,11 +748,26 @@ int engine_start(Engine *e)
         e->start_real = now_ns(CLOCK_REALTIME);
         r = write_run_start(e);
         if (r < 0) {
-                set_error(e, "Cannot write the journal in %s: %s", e->run_dir, strerror(-r));
+                engine_set_error(e, "Cannot write the journal in %s: %s", e->run_dir, strerror(-r));
                 return r;
         }
+        /* From here on the run is findable after a reboot or if this process dies. */
+        r = store_mark_active(e->store, e->run_id, e->daemon_owned ? "daemon" : "cli");
+        if (r < 0)
+                log_warning_errno(r, "Cannot mark run %s active, ignoring (it will not resume after a reboot): %m",
+                                  e->run_id);
+        engine_record_first_boot(e);
+        return engine_launch(e);
+}
+
+int engine_launch(Engine *e)
+{
+        uint64_t remaining = e->duration_ns;
+        int r;
+
         e->state = RUN_RUNNING;
         e->verdict = VERDICT_PASS;
+        engine_start_evidence(e);
 
         for (size_t i = 0; i < e->n_actors; i++) {
                 ActorRun *ar = &e->actors[i];
@@ -856,7 +784,7 @@ int engine_start(Engine *e)
                         r = sd_event_add_time_relative(e->event, &ar->timer, CLOCK_MONOTONIC,
                                                        first / NSEC_PER_USEC, 0, on_trigger_timer, ar);
                         if (r < 0) {
-                                set_error(e, "Cannot arm [Trigger %s]: %s", a->name, strerror(-r));
+                                engine_set_error(e, "Cannot arm [Trigger %s]: %s", a->name, strerror(-r));
                                 engine_stop(e, "setup failed");
                                 return r;
                         }
@@ -866,7 +794,7 @@ int engine_start(Engine *e)
                         r = worker_start(&e->workers[ar->first_worker + k],
                                          a->role == ROLE_ACTOR ? a->iterations : 0, false);
                         if (r < 0) {
-                                set_error(e, "Cannot start [%s %s]: %s", profile_role_to_string(a->role),
+                                engine_set_error(e, "Cannot start [%s %s]: %s", profile_role_to_string(a->role),
                                           a->name, strerror(-r));
                                 engine_stop(e, "setup failed");
                                 return r;
@@ -876,11 +804,14 @@ int engine_start(Engine *e)
 
         r = sd_event_add_time_relative(e->event, &e->progress_timer, CLOCK_MONOTONIC,
                                        e->progress_interval_ns / NSEC_PER_USEC, 0, on_progress, e);
+        /* A resumed run has spent part of its Duration= in earlier boots. */
+        if (e->duration_ns && e->duration_ns != UINT64_MAX)
+                remaining = e->duration_ns > e->elapsed_before_ns ? e->duration_ns - e->elapsed_before_ns : 1;
         if (r >= 0 && e->duration_ns && e->duration_ns != UINT64_MAX)
                 r = sd_event_add_time_relative(e->event, &e->duration_timer, CLOCK_MONOTONIC,
-                                               e->duration_ns / NSEC_PER_USEC, 0, on_duration, e);
+                                               remaining / NSEC_PER_USEC, 0, on_duration, e);
         if (r < 0) {
-                set_error(e, "Cannot arm the run's timers: %s", strerror(-r));
+                engine_set_error(e, "Cannot arm the run's timers: %s", strerror(-r));
                 engine_stop(e, "setup failed");
                 return r;
         }
@@ -901,12 +832,12 @@ void engine_stop(Engine *e, const char *reason)
         free(e->stop_reason);
         e->stop_reason = strdup(reason);
         e->stopped_early = !(streq(reason, "duration reached") || streq(reason, "iterations reached") ||
-                             streq(reason, "all actors finished their iterations"));
+                             streq(reason, "all actors finished their iterations") || streq(reason, "reboots reached"));
 
         rec = record_new("stop");
         json_object_object_add(rec, "reason", jstr(reason));
         json_object_object_add(rec, "steps", ju64(e->total_steps));
-        journal_write(e, rec, JOURNAL_SYNC);
+        engine_journal_write(e, rec, JOURNAL_SYNC);
 
         e->duration_timer = sd_event_source_disable_unref(e->duration_timer);
         for (size_t i = 0; i < e->n_actors; i++)
@@ -978,6 +909,9 @@ static void engine_finish(Engine *e)
 
         e->kill_timer = sd_event_source_disable_unref(e->kill_timer);
         e->progress_timer = sd_event_source_disable_unref(e->progress_timer);
+        /* The last splats: whatever the kernel printed while the workers were being reaped. */
+        if (e->monitor)
+                (void)evidence_monitor_finish(e->monitor);
         e->verdict = compute_verdict(e);
         e->state = RUN_FINISHED;
 
@@ -992,7 +926,11 @@ static void engine_finish(Engine *e)
         json_object_object_add(rec, "verdict", jstr(verdict_to_string(e->verdict)));
         json_object_object_add(rec, "steps", ju64(e->total_steps));
         json_object_object_add(rec, "reason", jstr(e->stop_reason));
-        journal_write(e, rec, JOURNAL_SYNC);
+        engine_journal_write(e, rec, JOURNAL_SYNC);
+        (void)engine_save_state(e, NULL);
+        /* The report and run-end are on disk: nothing is left to resume. */
+        if (e->store)
+                (void)store_clear_active(e->store, e->run_id);
 
         if (e->cb.finished)
                 e->cb.finished(e, e->cb.userdata);
@@ -1008,282 +946,3 @@ static void engine_maybe_finish(Engine *e)
         engine_finish(e);
 }
 
-/* ---- status and report ---- */
-
-static json_object *actor_counters_json(ActorRun *ar)
-{
-        const ActionType *t = ar->actor->action;
-        json_object *o = json_object_new_object(), *oc = json_object_new_object();
-
-        json_object_object_add(o, "steps", ju64(ar->steps));
-        for (unsigned k = 0; k < t->n_outcomes; k++)
-                if (ar->outcomes[k])
-                        json_object_object_add(oc, t->outcomes[k].name, ju64(ar->outcomes[k]));
-        json_object_object_add(o, "outcomes", oc);
-        return o;
-}
-
-static json_object *histogram_json(const Histogram *h)
-{
-        json_object *o = json_object_new_object();
-
-        json_object_object_add(o, "count", ju64(h->count));
-        if (h->count) {
-                json_object_object_add(o, "min", ju64(h->min));
-                json_object_object_add(o, "p50", ju64(histogram_quantile(h, 0.5)));
-                json_object_object_add(o, "p99", ju64(histogram_quantile(h, 0.99)));
-                json_object_object_add(o, "max", ju64(h->max));
-                json_object_object_add(o, "mean", ju64(h->sum / h->count));
-        }
-        return o;
-}
-
-static const char *const class_names[] = {
-        [OUTCOME_OK] = "ok",
-        [OUTCOME_EXPECTED] = "expected",
-        [OUTCOME_ENV_ERROR] = "env-error",
-        [OUTCOME_FAILURE] = "failure",
-};
-
-static uint64_t elapsed_ns(const Engine *e)
-{
-        if (!e->start_mono)
-                return 0;
-        return (e->end_mono ? e->end_mono : now_ns(CLOCK_MONOTONIC)) - e->start_mono;
-}
-
-static json_object *actor_report_json(Engine *e, ActorRun *ar)
-{
-        const ProfileActor *a = ar->actor;
-        const ActionType *t = a->action;
-        json_object *o = actor_counters_json(ar), *classes = json_object_new_object(), *metrics, *fails;
-        uint64_t by_class[4] = {};
-        uint64_t el = elapsed_ns(e);
-
-        json_object_object_add(o, "name", jstr(a->name));
-        json_object_object_add(o, "role", jstr(profile_role_to_string(a->role)));
-        json_object_object_add(o, "action", jstr(t->name));
-        json_object_object_add(o, "instances", ju64(ar->n_workers));
-        json_object_object_add(o, "rate_per_s",
-                               json_object_new_double(el ? (double)ar->steps * 1e9 / (double)el : 0.0));
-        for (unsigned k = 0; k < t->n_outcomes; k++)
-                by_class[t->outcomes[k].class] += ar->outcomes[k];
-        for (unsigned c = 0; c < ELEMENTSOF(class_names); c++)
-                json_object_object_add(classes, class_names[c], ju64(by_class[c]));
-        json_object_object_add(o, "classes", classes);
-
-        metrics = json_object_new_object();
-        for (unsigned i = 0; t->metrics && t->metrics[i] && i < ACTION_METRICS_MAX; i++)
-                json_object_object_add(metrics, t->metrics[i], ju64(ar->metrics[i]));
-        json_object_object_add(o, "metrics", metrics);
-        json_object_object_add(o, "step_ns", histogram_json(&ar->step_ns));
-        if (ar->spread_ns.count)
-                json_object_object_add(o, "race_spread_ns", histogram_json(&ar->spread_ns));
-
-        fails = json_object_new_array();
-        for (unsigned i = 0; i < FAILURE_DETAILS_MAX; i++) {
-                json_object *f;
-                if (!ar->failures[i].count)
-                        continue;
-                f = json_object_new_object();
-                json_object_object_add(f, "detail", jstr(ar->failures[i].detail));
-                json_object_object_add(f, "count", ju64(ar->failures[i].count));
-                json_object_array_add(fails, f);
-        }
-        json_object_object_add(o, "problems", fails);
-        json_object_object_add(o, "workers_started", ju64(ar->workers_started));
-        json_object_object_add(o, "workers_crashed", ju64(ar->workers_crashed));
-        if (ar->journal_suppressed)
-                json_object_object_add(o, "journal_lines_suppressed", ju64(ar->journal_suppressed));
-        if (a->role == ROLE_TRIGGER) {
-                json_object_object_add(o, "fired", ju64(ar->fired));
-                json_object_object_add(o, "skipped_busy", ju64(ar->skipped_busy));
-                if (ar->align) {
-                        json_object_object_add(o, "aligned_with", jstr(a->align_actor));
-                        json_object_object_add(o, "aligned_phase", jstr(a->align_phase));
-                        json_object_object_add(o, "align_missed", ju64(ar->align->missed));
-                }
-        }
-        return o;
-}
-
-static void add_common(Engine *e, json_object *o)
-{
-        json_object_object_add(o, "run_id", jstr(e->run_id));
-        json_object_object_add(o, "state", jstr(run_state_to_string(e->state)));
-        json_object_object_add(o, "profile", jstr(e->profile->path));
-        if (e->profile->description)
-                json_object_object_add(o, "description", jstr(e->profile->description));
-        json_object_object_add(o, "seed", ju64(e->seed));
-        json_object_object_add(o, "duration_s", json_object_new_double(
-                                                        e->duration_ns == UINT64_MAX ? -1.0 : (double)e->duration_ns / 1e9));
-        json_object_object_add(o, "elapsed_s", json_object_new_double((double)elapsed_ns(e) / 1e9));
-        json_object_object_add(o, "steps", ju64(e->total_steps));
-        json_object_object_add(o, "run_dir", jstr(e->run_dir));
-}
-
-json_object *engine_status_json(Engine *e)
-{
-        json_object *o = json_object_new_object(), *actors = json_object_new_object();
-
-        add_common(e, o);
-        for (size_t i = 0; i < e->n_actors; i++)
-                json_object_object_add(actors, e->actors[i].actor->name, actor_counters_json(&e->actors[i]));
-        json_object_object_add(o, "actors", actors);
-        json_object_object_add(o, "evidence_count", ju64(json_object_array_length(e->evidence)));
-        if (e->state == RUN_FINISHED)
-                json_object_object_add(o, "verdict", jstr(verdict_to_string(e->verdict)));
-        return o;
-}
-
-json_object *engine_report_json(Engine *e)
-{
-        json_object *o = json_object_new_object(), *actors = json_object_new_array(), *host;
-        struct utsname u;
-        char ts[64];
-
-        add_common(e, o);
-        json_object_object_add(o, "verdict", jstr(verdict_to_string(e->verdict)));
-        json_object_object_add(o, "exit_code", json_object_new_int(verdict_exit_code(e->verdict)));
-        if (e->stop_reason)
-                json_object_object_add(o, "stop_reason", jstr(e->stop_reason));
-        if (e->error)
-                json_object_object_add(o, "error", jstr(e->error));
-        format_timestamp_iso(ts, sizeof ts, e->start_real);
-        json_object_object_add(o, "started", jstr(ts));
-        if (e->end_real) {
-                format_timestamp_iso(ts, sizeof ts, e->end_real);
-                json_object_object_add(o, "ended", jstr(ts));
-        }
-        host = json_object_new_object();
-        uname(&u);
-        json_object_object_add(host, "kernel", jstr(u.release));
-        json_object_object_add(host, "machine", jstr(u.machine));
-        json_object_object_add(host, "boot_id", jstr(e->boot_id));
-        json_object_object_add(o, "host", host);
-        for (size_t i = 0; i < e->n_actors; i++)
-                json_object_array_add(actors, actor_report_json(e, &e->actors[i]));
-        json_object_object_add(o, "actors", actors);
-        json_object_object_add(o, "evidence", json_object_get(e->evidence));
-        json_object_object_add(o, "evidence_counted", ju64(e->evidence_counted));
-        return o;
-}
-
-int engine_status_line(Engine *e, char *buf, size_t len)
-{
-        char el[32], du[32];
-        size_t used;
-        uint64_t elapsed = elapsed_ns(e);
-
-        format_duration(el, sizeof el, elapsed / NSEC_PER_SEC * NSEC_PER_SEC);
-        if (e->duration_ns && e->duration_ns != UINT64_MAX)
-                format_duration(du, sizeof du, e->duration_ns);
-        else
-                snprintf(du, sizeof du, "∞");
-        used = (size_t)snprintf(buf, len, "%s/%s %" PRIu64 " steps", el, du, e->total_steps);
-        for (size_t i = 0; i < e->n_actors && used < len; i++) {
-                ActorRun *ar = &e->actors[i];
-                used += (size_t)snprintf(buf + used, len - used, " · %s %" PRIu64 " (%.0f/s)", ar->actor->name,
-                                         ar->steps, elapsed ? (double)ar->steps * 1e9 / (double)elapsed : 0.0);
-        }
-        if (used < len)
-                used += (size_t)snprintf(buf + used, len - used, " · evidence %zu",
-                                         json_object_array_length(e->evidence));
-        return 0;
-}
-
-/* ---- evidence ---- */
-
-json_object *engine_actions_in_flight(Engine *e)
-{
-        json_object *a = json_object_new_array();
-        uint64_t now = now_ns(CLOCK_MONOTONIC);
-
-        for (size_t i = 0; i < e->n_workers; i++) {
-                EngineWorker *w = &e->workers[i];
-                WorkerSlot *s = &e->shared->slots[i];
-                char phase[WORKER_PHASE_MAX];
-                uint64_t since, iteration;
-                uint32_t seq;
-                json_object *o;
-                int tries = 0;
-
-                if (w->state != WS_RUNNING)
-                        continue;
-                do { /* seqlock read */
-                        seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-                        memcpy(phase, s->phase, sizeof phase);
-                        since = s->phase_since_ns;
-                        iteration = s->iteration;
-                        atomic_thread_fence(memory_order_acquire);
-                } while ((seq & 1 || seq != atomic_load_explicit(&s->seq, memory_order_acquire)) && ++tries < 100);
-                phase[sizeof phase - 1] = '\0';
-
-                o = json_object_new_object();
-                json_object_object_add(o, "actor", jstr(w->ar->actor->name));
-                json_object_object_add(o, "instance", json_object_new_int((int)w->instance));
-                json_object_object_add(o, "pid", json_object_new_int(w->pid));
-                json_object_object_add(o, "phase", jstr(phase));
-                json_object_object_add(o, "iteration", ju64(iteration));
-                json_object_object_add(o, "since_ms", json_object_new_double(
-                                                              since && now > since ? (double)(now - since) / 1e6 : 0.0));
-                json_object_array_add(a, o);
-        }
-        return a;
-}
-
-int engine_add_evidence(Engine *e, int kind, json_object *item)
-{
-        const char *title = NULL;
-        json_object *v, *copy = NULL;
-        bool ignored = kind >= 0 && kind < 64 && (e->profile->evidence.ignore & (1ULL << kind));
-        bool counted = !ignored;
-        size_t n = json_object_array_length(e->evidence);
-
-        if (json_object_object_get_ex(item, "title", &v))
-                title = json_object_get_string(v);
-
-        /* Identical titles collapse onto one item with a count, first and last seen. */
-        for (size_t i = 0; title && i < n; i++) {
-                json_object *it = json_object_array_get_idx(e->evidence, i), *t, *c;
-                if (!json_object_object_get_ex(it, "title", &t) || !streq(json_object_get_string(t), title))
-                        continue;
-                json_object_object_get_ex(it, "count", &c);
-                json_object_object_add(it, "count", ju64((uint64_t)json_object_get_int64(c) + 1));
-                json_object_object_add(it, "last_seen", ju64(now_ns(CLOCK_REALTIME) / NSEC_PER_USEC));
-                copy = it;
-                break;
-        }
-        if (!copy) {
-                if (json_object_deep_copy(item, &copy, NULL) < 0 || !copy)
-                        return -ENOMEM;
-                json_object_object_add(copy, "kind", jstr(evidence_kind_to_string(kind)));
-                json_object_object_add(copy, "count", ju64(1));
-                json_object_object_add(copy, "first_seen", ju64(now_ns(CLOCK_REALTIME) / NSEC_PER_USEC));
-                json_object_object_add(copy, "last_seen", ju64(now_ns(CLOCK_REALTIME) / NSEC_PER_USEC));
-                json_object_object_add(copy, "boot_id", jstr(e->boot_id));
-                json_object_object_add(copy, "counted", json_object_new_boolean(counted));
-                if (e->state == RUN_RUNNING || e->state == RUN_STOPPING)
-                        json_object_object_add(copy, "in_flight", engine_actions_in_flight(e));
-                json_object_array_add(e->evidence, copy);
-        }
-        if (counted)
-                e->evidence_counted++;
-
-        {
-                json_object *rec = record_new("evidence");
-                json_object_object_add(rec, "kind", jstr(evidence_kind_to_string(kind)));
-                json_object_object_add(rec, "counted", json_object_new_boolean(counted));
-                json_object_object_add(rec, "item", json_object_get(copy));
-                journal_write(e, rec, JOURNAL_SYNC);
-        }
-        if (e->cb.evidence)
-                e->cb.evidence(e, copy, e->cb.userdata);
-        if (kind >= 0 && kind < 64 && (e->profile->evidence.stop_on & (1ULL << kind)) && e->state == RUN_RUNNING) {
-                char why[96];
-                snprintf(why, sizeof why, "evidence: %s", evidence_kind_to_string(kind));
-                engine_stop(e, why);
-                e->stopped_early = false; /* stopping on evidence is the profile's plan, not an interruption */
-        }
-        return 0;
-}

@@ -122,7 +122,8 @@ static int run(void)
         r = manager_connect_bus(m);
         if (r < 0)
                 goto finish;
-        sd_notify(false, "READY=1\nSTATUS=Idle, waiting for a run");
+        (void)manager_resume_runs(m);
+        sd_notify(false, "READY=1");
         log_info("hvtortured %s ready on %s", PACKAGE_VERSION, arg_bus_address ? arg_bus_address : "the system bus");
 
         r = sd_event_loop(event);

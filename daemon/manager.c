@@ -8,9 +8,11 @@
  * way around it. Reads are open to everyone the policy lets in.
  */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
 #include "bus-names.h"
+#include "evidence-monitor.h"
 #include "config.h"
 #include "host-check.h"
 #include "log.h"
@@ -33,7 +35,10 @@ struct Manager {
         sd_event_source *reap_later;
         char last_run_id[RUN_ID_MAX];
         bool exiting;
+        json_object *boot_evidence; /* crash records found at daemon start, outside any run */
 };
+
+static void collect_boot_pstore(Manager *m);
 
 static const char *state_dir(const Manager *m)
 {
@@ -74,6 +79,7 @@ int manager_new(sd_event *event, const ManagerOptions *opts, Manager **ret)
         r = load_config(m, &m->host);
         if (r < 0)
                 return log_error_errno(r, "Cannot load host config %s: %m", m->config_path);
+        collect_boot_pstore(m);
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -88,12 +94,63 @@ Manager *manager_free(Manager *m)
         sd_bus_flush_close_unref(m->bus);
         host_config_free(m->host);
         host_config_free(m->run_host);
+        json_object_put(m->boot_evidence);
         sd_event_unref(m->event);
         free(m->config_path);
         free(m->state_dir_override);
         free(m->bus_address);
         free(m);
         return NULL;
+}
+
+static int boot_evidence_sink(int kind, json_object *item, bool counted, void *userdata)
+{
+        Manager *m = userdata;
+        json_object *copy = NULL;
+
+        log_warning("Crash record from before this daemon started: %s: %s", evidence_kind_to_string(kind),
+                    json_get_str(item, "title", "?"));
+        if (json_object_array_length(m->boot_evidence) < 100 && json_object_deep_copy(item, &copy, NULL) >= 0) {
+                json_object_object_add(copy, "kind", json_object_new_string(evidence_kind_to_string(kind)));
+                json_object_object_del(copy, "text");
+                json_object_array_add(m->boot_evidence, copy);
+        }
+        return 0;
+}
+
+/*
+ * pstore at daemon start: a crash since the last boot left records that
+ * the next crash could overwrite. Take them into STATE/pstore/TIME now.
+ */
+static void collect_boot_pstore(Manager *m)
+{
+        static const char *const dirs[] = { "/sys/fs/pstore", "/var/lib/systemd/pstore", NULL };
+        _cleanup_(store_freep) Store *s = NULL;
+        _cleanup_close_ int base = -1, dst = -1;
+        char name[64];
+        time_t t = time(NULL);
+        struct tm tm;
+        int r;
+
+        m->boot_evidence = json_object_new_array();
+        r = store_open(state_dir(m), &s);
+        if (r < 0)
+                return (void)log_warning_errno(r, "Cannot open %s for pstore records, ignoring: %m", state_dir(m));
+        base = open(store_path(s), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (base < 0 || (mkdirat(base, "pstore", 0755) < 0 && errno != EEXIST))
+                return (void)log_warning_errno(errno, "Cannot create %s/pstore, ignoring: %m", state_dir(m));
+        gmtime_r(&t, &tm);
+        strftime(name, sizeof name, "pstore/%Y%m%d-%H%M%S", &tm);
+        if (mkdirat(base, name, 0755) < 0 && errno != EEXIST)
+                return (void)log_warning_errno(errno, "Cannot create %s/%s, ignoring: %m", state_dir(m), name);
+        dst = openat(base, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dst < 0)
+                return;
+        r = evidence_collect_pstore(dirs, dst, m->host->keep_pstore, false, boot_evidence_sink, m);
+        if (r <= 0)
+                (void)unlinkat(base, name, AT_REMOVEDIR);
+        else
+                log_info("Kept %d pstore record(s) in %s/%s", r, state_dir(m), name);
 }
 
 int manager_reload(Manager *m)
@@ -289,6 +346,7 @@ static int start_run(Manager *m, sd_bus_message *msg, const char *path, const ch
         }
         opts.host = host;
         opts.state_dir = m->state_dir_override;
+        opts.daemon_owned = true;
 
         r = engine_new(m->event, p, &opts, &cb, &e);
         if (r < 0) {
@@ -373,6 +431,8 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
                         json_object_object_add(o, "last_run_id", json_object_new_string(m->last_run_id));
         }
         json_object_object_add(o, "daemon_pid", json_object_new_int(getpid()));
+        if (json_object_array_length(m->boot_evidence) > 0)
+                json_object_object_add(o, "boot_evidence", json_object_get(m->boot_evidence));
         json_object_object_add(o, "state_dir", json_object_new_string(state_dir(m)));
         return reply_json(msg, o);
 }
@@ -565,6 +625,59 @@ int manager_connect_bus(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Cannot own %s (another hvtortured, or the D-Bus policy denies it): %m",
                                        HVT_BUS_NAME);
+        return 0;
+}
+
+int manager_resume_runs(Manager *m)
+{
+        _cleanup_(store_freep) Store *s = NULL;
+        _cleanup_strv_free_ char **ids = NULL;
+        EngineCallbacks cb = { .progress = on_progress, .finished = on_finished, .evidence = on_evidence,
+                               .userdata = m };
+        int r;
+
+        r = store_open(state_dir(m), &s);
+        if (r >= 0)
+                r = store_list_active(s, &ids);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot look for unfinished runs in %s, ignoring: %m", state_dir(m));
+
+        for (size_t i = 0; ids && ids[i]; i++) {
+                EngineOptions opts = { .host = m->host, .state_dir = m->state_dir_override };
+                HostConfig *host = NULL;
+                Engine *e = NULL;
+
+                if (m->engine) {
+                        log_warning("Run %s did not end either; it stays marked and is looked at next time", ids[i]);
+                        continue;
+                }
+                if (load_config(m, &host) < 0)
+                        return -EINVAL;
+                opts.host = host;
+                r = engine_resume(m->event, ids[i], &opts, &cb, &e);
+                if (r == -EBUSY) {
+                        log_info("Run %s is still being run by a live process; leaving it alone", ids[i]);
+                        host_config_free(host);
+                        continue;
+                }
+                if (r < 0) {
+                        log_error_errno(r, "Cannot resume run %s: %m; its files stay in %s/runs/%s", ids[i],
+                                        state_dir(m), ids[i]);
+                        (void)store_clear_active(s, ids[i]);
+                        host_config_free(host);
+                        continue;
+                }
+                if (engine_state(e) == RUN_FINISHED) {
+                        /* Closed: its report is written; on_finished has queued the reap, do it now instead. */
+                        m->reap_later = sd_event_source_disable_unref(m->reap_later);
+                        engine_free(e);
+                        host_config_free(host);
+                        continue;
+                }
+                m->engine = e;
+                m->run_host = host;
+        }
+        notify_status(m);
         return 0;
 }
 

@@ -25,6 +25,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 
 /* Connects to the bus, publishes the object, takes the name. */
 int manager_connect_bus(Manager *m);
+/*
+ * At start: runs that did not end (the host rebooted, or the process that
+ * ran them died) are resumed — one goes on in the daemon — or closed.
+ */
+int manager_resume_runs(Manager *m);
 /* SIGTERM: stop the run (its report still gets written), then leave the loop. */
 void manager_shutdown(Manager *m);
 /* SIGHUP: re-read the host config (a run in progress keeps the one it started with). */

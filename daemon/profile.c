@@ -29,6 +29,8 @@ static const KeySpec profile_keys[] = {
           "total steps across all actors before the run ends" },
         { "Seed", KEY_UINT, offsetof(Profile, seed), NULL, 0, 0, NULL,
           "the run's random seed, to replay a run" },
+        { "Reboots", KEY_UINT, offsetof(Profile, reboots), NULL, 1, 100000, NULL,
+          "end the run once this many planned reboots (kexec, reboot, panic triggers) have happened" },
         { "Destructive", KEY_BOOL, offsetof(Profile, destructive), "no", 0, 0, NULL,
           "yes to confirm the profile unloads modules, reboots or OOM-kills outside its cgroups" },
         {}
@@ -308,7 +310,7 @@ static int unknown_section(const IniFile *f, const IniSection *sec, ConfErrors *
 
 static int check_profile(Profile *p, const IniFile *f, ConfErrors *errs)
 {
-        bool bounded = p->duration_ns || p->iterations;
+        bool bounded = p->duration_ns || p->iterations || p->reboots;
         bool any_actor = false;
         const char *why = NULL;
         int r = 0;
@@ -351,8 +353,8 @@ static int check_profile(Profile *p, const IniFile *f, ConfErrors *errs)
         }
         if (!bounded)
                 r = conf_error(errs, f->path, 1, "Profile", NULL, NULL,
-                               "the run has no end: set Duration= (Duration=infinity for an endless soak) or "
-                               "Iterations=");
+                               "the run has no end: set Duration= (Duration=infinity for an endless soak), "
+                               "Iterations= or Reboots=");
 
         if (profile_is_destructive(p, &why) && !p->destructive)
                 r = conf_error(errs, f->path, 1, "Profile", "Destructive", "no",

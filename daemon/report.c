@@ -167,6 +167,26 @@ void report_print_text(json_object *r, FILE *f)
                 }
         }
 
+        {
+                json_object *boots = NULL;
+                size_t nb = json_object_object_get_ex(r, "boots", &boots) ? json_object_array_length(boots) : 0;
+                if (nb > 1) {
+                        fprintf(f, "\nBoots (%zu, %" PRId64 " planned reboots):\n", nb, json_get_int(r, "planned_reboots", 0));
+                        for (size_t i = 0; i < nb; i++) {
+                                json_object *b = json_object_array_get_idx(boots, i), *ev = NULL;
+                                json_object_object_get_ex(b, "evidence", &ev);
+                                fprintf(f, "  %zu. %-10s %-24s %s  %.0fs", i + 1, json_get_str(b, "how", "?"),
+                                        json_get_str(b, "kernel", "?"), json_get_str(b, "boot_id", "?"),
+                                        json_get_double(b, "run_s", 0));
+                                if (json_get_str(b, "trigger", NULL))
+                                        fprintf(f, " (after [Trigger %s])", json_get_str(b, "trigger", ""));
+                                if (ev && json_object_array_length(ev) > 0)
+                                        fprintf(f, ", %zu evidence item(s)", json_object_array_length(ev));
+                                fputc('\n', f);
+                        }
+                }
+        }
+
         if (n_evidence == 0)
                 fprintf(f, "\nEvidence: none\n");
         else {

@@ -69,6 +69,8 @@ const char *const evidence_kind_names[_EVIDENCE_KIND_MAX + 1] = {
         [EVIDENCE_PSTORE] = "pstore",
         [EVIDENCE_REBOOT] = "reboot",
         [EVIDENCE_GAP] = "gap",
+        [EVIDENCE_KMSAN] = "kmsan",
+        [EVIDENCE_KCSAN] = "kcsan",
         [_EVIDENCE_KIND_MAX] = NULL,
 };
 

@@ -207,33 +207,108 @@ int store_list_runs(Store *s, char ***ret_ids)
         return 0;
 }
 
-int store_get_active(Store *s, char ret[static RUN_ID_MAX])
+static int open_active_dir(Store *s)
 {
-        _cleanup_free_ char *buf = NULL;
-        size_t len;
-        int r;
+        int fd;
 
-        r = read_file_at(s->dirfd, "active", RUN_ID_MAX, &buf, &len);
-        if (r < 0)
-                return r;
-        buf[strcspn(buf, "\n")] = '\0';
-        if (!store_run_id_valid(buf))
-                return -EBADMSG;
-        snprintf(ret, RUN_ID_MAX, "%s", buf);
+        if (mkdirat(s->dirfd, "active", 0755) < 0 && errno != EEXIST)
+                return negative_errno();
+        fd = openat(s->dirfd, "active", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+int store_mark_active(Store *s, const char *id, const char *owner)
+{
+        _cleanup_close_ int fd = -1;
+        char text[96];
+
+        if (!store_run_id_valid(id))
+                return -EINVAL;
+        fd = open_active_dir(s);
+        if (fd < 0)
+                return fd;
+        snprintf(text, sizeof text, "owner=%s\npid=%d\n", owner, (int)getpid());
+        return write_file_atomic_at(fd, id, text, strlen(text));
+}
+
+int store_clear_active(Store *s, const char *id)
+{
+        _cleanup_close_ int fd = -1;
+
+        if (!store_run_id_valid(id))
+                return -EINVAL;
+        fd = openat(s->dirfd, "active", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        if (unlinkat(fd, id, 0) < 0 && errno != ENOENT)
+                return negative_errno();
+        return fsync_dirfd(fd);
+}
+
+int store_list_active(Store *s, char ***ret_ids)
+{
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        size_t n = 0;
+        struct dirent *de;
+        DIR *d;
+        int fd;
+
+        if (!l)
+                return -ENOMEM;
+        fd = openat(s->dirfd, "active", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno != ENOENT)
+                        return negative_errno();
+                *ret_ids = TAKE_PTR(l);
+                return 0;
+        }
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return negative_errno();
+        }
+        while ((de = readdir(d))) {
+                char **nl;
+                if (!store_run_id_valid(de->d_name))
+                        continue;
+                nl = realloc(l, (n + 2) * sizeof *l);
+                if (!nl || !(nl[n] = strdup(de->d_name))) {
+                        if (nl)
+                                l = nl;
+                        closedir(d);
+                        return -ENOMEM;
+                }
+                l = nl;
+                l[++n] = NULL;
+        }
+        closedir(d);
+        qsort(l, n, sizeof *l, cmp_str);
+        *ret_ids = TAKE_PTR(l);
         return 0;
 }
 
-int store_set_active(Store *s, const char *id)
+int store_read_active(Store *s, const char *id, char ret_owner[static 16], pid_t *ret_pid)
 {
-        char line[RUN_ID_MAX + 1];
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *text = NULL;
+        int pid = 0, r;
+        char *p;
 
-        if (!id) {
-                if (unlinkat(s->dirfd, "active", 0) < 0 && errno != ENOENT)
-                        return negative_errno();
-                return fsync_dirfd(s->dirfd);
-        }
-        snprintf(line, sizeof line, "%s\n", id);
-        return write_file_atomic_at(s->dirfd, "active", line, strlen(line));
+        if (!store_run_id_valid(id))
+                return -EINVAL;
+        fd = openat(s->dirfd, "active", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        r = read_file_at(fd, id, 4096, &text, NULL);
+        if (r < 0)
+                return r;
+        snprintf(ret_owner, 16, "unknown");
+        if ((p = strstr(text, "owner=")))
+                snprintf(ret_owner, 16, "%.*s", (int)strcspn(p + 6, "\n"), p + 6);
+        if ((p = strstr(text, "pid=")))
+                pid = atoi(p + 4);
+        *ret_pid = pid;
+        return 0;
 }
 
 static int write_all(int fd, const void *data, size_t len)

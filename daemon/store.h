@@ -28,9 +28,18 @@ int store_create_run(Store *s, const char *id, int *ret_dirfd);
 int store_open_run(Store *s, const char *id, int *ret_dirfd);
 /* Every run id, oldest first; NULL-terminated. */
 int store_list_runs(Store *s, char ***ret_ids);
-/* The active run (one that must resume after a reboot), or -ENOENT. */
-int store_get_active(Store *s, char ret[static RUN_ID_MAX]);
-int store_set_active(Store *s, const char *id); /* id NULL clears it */
+/*
+ * Active runs: STATE_DIR/active/RUN-ID exists while a run is under way, so
+ * that after a reboot, or a daemon or CLI that died, the daemon finds the
+ * runs that did not end and resumes or closes them. The marker holds
+ * "owner=daemon|cli" and "pid=N" lines.
+ */
+int store_mark_active(Store *s, const char *id, const char *owner);
+int store_clear_active(Store *s, const char *id);
+/* Every active run id, oldest first; NULL-terminated. */
+int store_list_active(Store *s, char ***ret_ids);
+/* The marker's owner ("daemon" or "cli") and pid. */
+int store_read_active(Store *s, const char *id, char ret_owner[static 16], pid_t *ret_pid);
 
 /* temp + fsync + rename + fsync(dir). */
 int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len);

@@ -24,6 +24,14 @@ typedef struct EngineOptions {
         bool allow_destructive; /* the one-shot CLI's --allow-destructive */
         const HostConfig *host; /* borrowed for the engine's lifetime */
         uint64_t progress_interval_ns; /* 0: one second */
+        /* Evidence sources. NULL: /dev/kmsg; "" turns kmsg reading off (engine tests). */
+        const char *kmsg_path;
+        /* Where pstore records are looked for; NULL: /sys/fs/pstore and /var/lib/systemd/pstore. */
+        const char *const *pstore_dirs;
+        /* Records found at start belong to this run (a resumed run after a crash), not to an earlier one. */
+        bool pstore_counted;
+        /* The daemon runs this: after a reboot or a daemon restart it resumes; a CLI run is closed instead. */
+        bool daemon_owned;
 } EngineOptions;
 
 typedef struct EngineCallbacks {
@@ -48,6 +56,20 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Engine *, engine_free);
  * words a person can act on.
  */
 int engine_start(Engine *e);
+/*
+ * Picks up run_id from its directory after the host rebooted (planned or
+ * not) or the process that ran it died: restores its counters, boots and
+ * evidence, records how the previous boot ended, collects pstore, and then
+ * goes on until the profile's end — if the daemon ran it, or if its profile
+ * plans reboots (the daemon adopts a one-shot run that rebooted on
+ * purpose). Any other one-shot run is closed: its report is written, with
+ * the reboot as evidence if it was one, and nothing more runs. The profile
+ * comes from the run's own copy. Returns -EBUSY if a live process still
+ * runs it (same boot, its pid alive).
+ */
+int engine_resume(sd_event *event, const char *run_id, const EngineOptions *opts, const EngineCallbacks *cb,
+                  Engine **ret);
+
 /* Asks every worker to stop; the finished callback follows once all are reaped. */
 void engine_stop(Engine *e, const char *reason);
 /* Stops without grace: SIGKILL to every worker group now (second Ctrl-C). */
@@ -60,7 +82,8 @@ const char *engine_run_dir(const Engine *e);
 const char *engine_error(const Engine *e);
 uint64_t engine_seed(const Engine *e);
 uint64_t engine_total_steps(const Engine *e);
-uint64_t engine_elapsed_ns(const Engine *e);
+uint64_t engine_elapsed_ns(const Engine *e); /* run time over every boot of the run */
+unsigned engine_boot_count(const Engine *e);
 const Profile *engine_profile(const Engine *e);
 
 /* Live status (counters so far); the caller owns the returned object. */
@@ -72,9 +95,11 @@ int engine_status_line(Engine *e, char *buf, size_t len);
 
 /*
  * Evidence from a source (kmsg, pstore, taint, reboot): recorded in the
- * run's evidence and journal (synced). kind is an EvidenceKind. The engine
- * adds the actions in flight. The item is not consumed.
+ * run's evidence/ and journal (synced). kind is an EvidenceKind; items
+ * with equal "title" collapse into one with a count. Uncounted items (e.g.
+ * pstore records older than the run) are listed but do not change the
+ * verdict. The engine adds the actions in flight. The item is not consumed.
  */
-int engine_add_evidence(Engine *e, int kind, json_object *item);
+int engine_add_evidence(Engine *e, int kind, json_object *item, bool counted);
 /* Which workers are doing what right now: [{actor, instance, pid, phase, since_ms, iteration}]. */
 json_object *engine_actions_in_flight(Engine *e);

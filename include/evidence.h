@@ -25,6 +25,8 @@ typedef enum EvidenceKind {
         EVIDENCE_PSTORE,
         EVIDENCE_REBOOT, /* a reboot the run did not plan */
         EVIDENCE_GAP,    /* kmsg records lost (overrun): the record is incomplete */
+        EVIDENCE_KMSAN,  /* KMSAN: uninit-value, kernel-infoleak */
+        EVIDENCE_KCSAN,  /* KCSAN: data-race */
         _EVIDENCE_KIND_MAX,
 } EvidenceKind;
 

@@ -69,6 +69,7 @@ typedef struct Profile {
         uint64_t seed;
         bool seed_set;
         bool destructive; /* the profile says it means it */
+        uint64_t reboots; /* end the run once this many planned reboots have happened; 0 = no such limit */
 
         ProfileActor *actors; /* actors, triggers and loads, in file order */
         size_t n_actors;

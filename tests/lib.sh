@@ -8,6 +8,7 @@ SRC=${HVT_SOURCE_ROOT:?}
 T=$(mktemp -d /tmp/hvt-test.XXXXXX)
 cleanup_hooks=()
 cleanup() {
+    [ -n "${KEEP_LOGS:-}" ] && cp -r "$T" /tmp/hvt-kept.$$
     local h
     for h in "${cleanup_hooks[@]}"; do eval "$h" || true; done
     rm -rf "$T"
@@ -46,4 +47,10 @@ expect_json() { # JQ-FILTER FILE: the filter must yield true
 
 require_root() {
     [ "$(id -u)" = 0 ] || skip "needs root"
+}
+
+# live_procs COMM: true if a process named COMM exists that is not a zombie
+# (a zombie reparented to a PID 1 that does not reap is not ours to judge).
+live_procs() {
+    ps -eo stat=,comm= | awk -v c="$1" '$2 == c && $1 !~ /^Z/ { found = 1 } END { exit !found }'
 }

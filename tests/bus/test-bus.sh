@@ -5,57 +5,26 @@
 # clear errors for bad calls, signals, and SIGTERM writing the report.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib-bus.sh"
 require_root
 command -v dbus-daemon >/dev/null || skip "dbus-daemon not installed"
 command -v busctl >/dev/null || skip "busctl not installed"
 
-cat >"$T/bus.conf" <<XML
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$T/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
-  </policy>
-  <include>$SRC/units/org.hvtorture1.conf</include>
-</busconfig>
-XML
-chmod 755 "$T" # unprivileged clients must reach the bus socket
-dbus-daemon --config-file="$T/bus.conf" --nofork --nopidfile &
-busd=$!
-cleanup_hooks+=("kill $busd")
-export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/bus
-for _ in $(seq 50); do [ -S "$T/bus" ] && break; sleep 0.1; done
+start_bus "$T/bus" "$SRC/units/org.hvtorture1.conf"
+busd=$bus_pid
 
 cat >"$T/p.ini" <<'INI'
 [Profile]
 Description=bus test
 Duration=1min
 
-[Actor a]
+[Actor busact]
 Action=idle
 Instances=2
 Interval=1ms..2ms
 INI
 
-"$HVTD" --state-dir "$T/state" --config "$T/none.conf" 2>"$T/daemon.log" &
-daemon=$!
-cleanup_hooks+=("kill $daemon 2>/dev/null")
-for _ in $(seq 50); do busctl --system status org.hvtorture1 >/dev/null 2>&1 && break; sleep 0.1; done
+start_daemon --state-dir "$T/state" --config "$T/none.conf"
 
 # The API is introspectable.
 busctl --system introspect org.hvtorture1 /org/hvtorture1 >"$T/intro"
@@ -76,7 +45,7 @@ expect_exit 0 "$HVT" start --json "$T/p.ini"
 run_id=$(jq -r .run_id "$T/out")
 sleep 2
 expect_exit 0 "$HVT" status --json
-expect_json ".state == \"running\" and .run_id == \"$run_id\" and .steps > 0 and .actors.a.steps > 0" "$T/out"
+expect_json ".state == \"running\" and .run_id == \"$run_id\" and .steps > 0 and .actors.busact.steps > 0" "$T/out"
 [ "$(busctl --system get-property org.hvtorture1 /org/hvtorture1 org.hvtorture1.Manager State)" = 's "running"' ] ||
     fail "State property is not running"
 rss_run=$(awk '/VmRSS/ {print $2}' /proc/$daemon/status)
@@ -112,10 +81,10 @@ expect_grep "stopped over the bus" "$T/out"
 
 # A bad profile sent over the bus names its line.
 if busctl --system call org.hvtorture1 /org/hvtorture1 org.hvtorture1.Manager StartRunWithProfile 'ssa{sv}' \
-    bad.ini $'[Profile]\nDuration=1s\n[Actor a]\nAction=idle\nInstances=zero\n' 0 >"$T/out" 2>"$T/err"; then
+    bad.ini $'[Profile]\nDuration=1s\n[Actor busact]\nAction=idle\nInstances=zero\n' 0 >"$T/out" 2>"$T/err"; then
     fail "a bad profile was accepted"
 fi
-expect_grep "bad.ini:5: \[Actor a\] Instances=zero: not a number" "$T/err"
+expect_grep "bad.ini:5: \[Actor busact\] Instances=zero: not a number" "$T/err"
 if busctl --system call org.hvtorture1 /org/hvtorture1 org.hvtorture1.Manager StartRun 'sa{sv}' "$T/p.ini" 1 \
     Color s red >"$T/out" 2>"$T/err"; then fail "an unknown option was accepted"; fi
 expect_grep "Unknown option 'Color'" "$T/err"
@@ -129,19 +98,15 @@ rc=0; wait $daemon || rc=$?
 [ $rc = 0 ] || fail "hvtortured exited $rc on SIGTERM"
 expect_json '.stop_reason == "daemon shutting down" and .steps > 0' "$T/state/runs/$run2/report.json"
 # Nothing of the run survives the daemon.
-if pgrep -f "hvt-a" >/dev/null; then fail "workers survived the daemon"; fi
+if live_procs hvt-busact; then fail "workers survived the daemon"; fi
 
 # The daemon checks the caller itself, not only the policy: on a bus that lets anyone call anything,
 # an unprivileged StopRun is still refused.
-sed -e "s|<include>.*</include>|<policy context=\"default\"><allow own=\"*\"/><allow send_destination=\"*\"/></policy>|" \
-    -e "s|$T/bus|$T/openbus|" "$T/bus.conf" >"$T/openbus.conf"
-dbus-daemon --config-file="$T/openbus.conf" --nofork --nopidfile &
-cleanup_hooks+=("kill $!")
-for _ in $(seq 50); do [ -S "$T/openbus" ] && break; sleep 0.1; done
-export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/openbus
-"$HVTD" --state-dir "$T/state" --config "$T/none.conf" 2>>"$T/daemon.log" &
-cleanup_hooks+=("kill $! 2>/dev/null")
-for _ in $(seq 50); do busctl --system status org.hvtorture1 >/dev/null 2>&1 && break; sleep 0.1; done
+cat >"$T/open-policy.conf" <<'XML'
+<busconfig><policy context="default"><allow own="*"/><allow send_destination="*"/></policy></busconfig>
+XML
+start_bus "$T/openbus" "$T/open-policy.conf"
+start_daemon --state-dir "$T/state" --config "$T/none.conf"
 expect_exit 2 nobody "$HVT" start "$T/p.ini"
 expect_grep "Only root may start or stop runs" "$T/err"
 expect_exit 2 nobody "$HVT" stop

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "engine.h"
+#include "engine-internal.h"
 #include "journal.h"
 #include "report.h"
 #include "store.h"
@@ -27,6 +27,8 @@ typedef struct Ctx {
 } Ctx;
 
 static char state_dir[] = "/tmp/hvt-test-engine-XXXXXX";
+/* Hermetic: the host's kmsg and pstore are not this test's business (the CLI suite reads kmsg for real). */
+static const char *const no_pstore[] = { NULL };
 
 static int count_fds(void)
 {
@@ -78,8 +80,8 @@ static void on_progress(Engine *e, void *userdata)
         if (c->add_evidence && c->progress == 1) {
                 json_object *item = json_object_new_object();
                 json_object_object_add(item, "title", json_object_new_string("WARNING in test_function"));
-                ASSERT_OK(engine_add_evidence(e, EVIDENCE_WARNING, item));
-                ASSERT_OK(engine_add_evidence(e, EVIDENCE_WARNING, item));
+                ASSERT_OK(engine_add_evidence(e, EVIDENCE_WARNING, item, true));
+                ASSERT_OK(engine_add_evidence(e, EVIDENCE_WARNING, item, true));
                 json_object_put(item);
         }
         if (c->kill_one == 0 && c->progress == 1) {
@@ -114,7 +116,7 @@ static json_object *run_profile(const char *text, uint64_t duration_ns, bool kil
         Profile *p = NULL;
         Ctx c = { .add_evidence = evidence, .kill_one = kill_a_worker ? 0 : -1 };
         EngineOptions opts = { .state_dir = state_dir, .duration_ns = duration_ns, .seed = 99, .seed_set = true,
-                               .progress_interval_ns = 100 * NSEC_PER_MSEC };
+                               .progress_interval_ns = 100 * NSEC_PER_MSEC, .kmsg_path = "", .pstore_dirs = no_pstore };
         EngineCallbacks cb = { .progress = on_progress, .finished = on_finished, .userdata = &c };
         json_object *report;
 
@@ -322,6 +324,67 @@ static void test_aligned_trigger(void)
         json_object_put(r);
 }
 
+/* A crash record left in pstore before the run: collected into the run (copied, then removed), classified, listed. */
+static void test_pstore_at_start(void)
+{
+        static const char text[] = "[Profile]\nIterations=5\n[Actor a]\nAction=idle\n";
+        static const char record[] = "Panic#1 Part1\n"
+                                     "<6>[   77.101010] sysrq: Trigger a crash\n"
+                                     "<0>[   77.101050] Kernel panic - not syncing: sysrq triggered crash\n"
+                                     "<4>[   77.101300] CPU: 1 PID: 411 Comm: sh Not tainted 6.1.0-56-amd64 #1\n"
+                                     "<4>[   77.101400] Call Trace:\n"
+                                     "<4>[   77.101410]  <TASK>\n"
+                                     "<4>[   77.101420]  dump_stack_lvl+0x44/0x5c\n"
+                                     "<4>[   77.101430]  panic+0x118/0x2f0\n"
+                                     "<4>[   77.101440]  sysrq_handle_crash+0x16/0x20\n"
+                                     "<4>[   77.101450]  __handle_sysrq.cold+0x43/0x11b\n"
+                                     "<4>[   77.101460]  write_sysrq_trigger+0x24/0x40\n"
+                                     "<4>[   77.101470]  </TASK>\n"
+                                     "<0>[   77.101500] ---[ end Kernel panic - not syncing: sysrq triggered crash ]---\n";
+        char pdir[] = "/tmp/hvt-test-pstore-XXXXXX", path[300];
+        const char *dirs[] = { pdir, NULL };
+        ConfErrors errs = {};
+        Profile *p = NULL;
+        Ctx c = { .kill_one = -1 };
+        EngineOptions opts = { .state_dir = state_dir, .kmsg_path = "", .pstore_dirs = dirs };
+        EngineCallbacks cb = { .finished = on_finished, .userdata = &c };
+        json_object *r, *ev, *item;
+        FILE *f;
+        bool found_panic = false;
+
+        ASSERT_TRUE(mkdtemp(pdir));
+        snprintf(path, sizeof path, "%s/dmesg-ramoops-0", pdir);
+        f = fopen(path, "we");
+        fputs(record, f);
+        fclose(f);
+
+        ASSERT_OK(profile_parse_text("t.ini", text, strlen(text), &p, &errs));
+        ASSERT_OK(sd_event_new(&c.event));
+        ASSERT_OK(engine_new(c.event, p, &opts, &cb, &c.engine));
+        ASSERT_OK(engine_start(c.engine));
+        ASSERT_OK(sd_event_loop(c.event));
+        r = engine_report_json(c.engine);
+        /* Older than the run: listed, not counted. */
+        ASSERT_EQ(engine_verdict(c.engine), VERDICT_PASS);
+        json_object_object_get_ex(r, "evidence", &ev);
+        for (size_t i = 0; i < json_object_array_length(ev); i++) {
+                item = json_object_array_get_idx(ev, i);
+                ASSERT_TRUE(!json_object_get_boolean(json_object_object_get(item, "counted")));
+                if (streq(json_get_str(item, "title", ""), "kernel panic: sysrq triggered crash"))
+                        found_panic = true;
+        }
+        ASSERT_TRUE(found_panic);
+        /* Copied into the run, then removed from the source. */
+        snprintf(path, sizeof path, "%s/evidence/pstore-0/dmesg-ramoops-0", json_get_str(r, "run_dir", ""));
+        ASSERT_EQ(access(path, F_OK), 0);
+        snprintf(path, sizeof path, "%s/dmesg-ramoops-0", pdir);
+        ASSERT_EQ(access(path, F_OK), -1);
+        json_object_put(r);
+        engine_free(c.engine);
+        sd_event_unref(c.event);
+        ASSERT_OK(rmdir(pdir));
+}
+
 static void test_engine_kill_mid_step(void)
 {
         /* Steps that sleep long: stop has to wait, kill must not. */
@@ -329,7 +392,7 @@ static void test_engine_kill_mid_step(void)
         ConfErrors errs = {};
         Profile *p = NULL;
         Ctx c = { .kill_one = -1 };
-        EngineOptions opts = { .state_dir = state_dir };
+        EngineOptions opts = { .state_dir = state_dir, .kmsg_path = "", .pstore_dirs = no_pstore };
         EngineCallbacks cb = { .finished = on_finished, .userdata = &c };
         uint64_t t0;
 
@@ -347,6 +410,20 @@ static void test_engine_kill_mid_step(void)
         ASSERT_EQ(count_children(), 0);
 }
 
+static void test_boot_end(void)
+{
+        static const char a[] = "11111111-1111-1111-1111-111111111111", b[] = "22222222-2222-2222-2222-222222222222";
+
+        /* Same boot id: the process died, the host did not reboot. */
+        ASSERT_EQ(engine_classify_boot_end(a, NULL, a), BOOT_END_SAME);
+        ASSERT_EQ(engine_classify_boot_end(a, a, a), BOOT_END_SAME);
+        /* A new boot after the run said, in the old boot, that it was about to reboot: planned. */
+        ASSERT_EQ(engine_classify_boot_end(a, a, b), BOOT_END_PLANNED);
+        /* A new boot without that intent, or with an intent from an older boot: unplanned. */
+        ASSERT_EQ(engine_classify_boot_end(a, NULL, b), BOOT_END_UNPLANNED);
+        ASSERT_EQ(engine_classify_boot_end(a, b, b), BOOT_END_UNPLANNED);
+}
+
 int main(void)
 {
         sigset_t mask;
@@ -356,12 +433,14 @@ int main(void)
         sigprocmask(SIG_BLOCK, &mask, NULL);
         ASSERT_TRUE(mkdtemp(state_dir));
 
+        test_boot_end();
         test_counts_and_cleanup();
         test_iterations_stop();
         test_worker_crash_restarted();
         test_verdicts();
         test_evidence_collapses_and_stops();
         test_aligned_trigger();
+        test_pstore_at_start();
         test_engine_kill_mid_step();
 
         {

@@ -46,7 +46,9 @@ static void test_run_ids(void)
 {
         _cleanup_(store_freep) Store *s = NULL;
         _cleanup_strv_free_ char **ids = NULL;
-        char id[RUN_ID_MAX], active[RUN_ID_MAX];
+        char id[RUN_ID_MAX], owner[16];
+        _cleanup_strv_free_ char **active = NULL;
+        pid_t pid;
         int fd;
 
         ASSERT_OK(store_new_run_id(id));
@@ -65,12 +67,23 @@ static void test_run_ids(void)
         ASSERT_OK(store_list_runs(s, &ids));
         ASSERT_EQ(strv_length(ids), 2);
         ASSERT_STREQ(ids[0], "20250101-000000-bbbb"); /* oldest first */
-        ASSERT_EQ(store_get_active(s, active), -ENOENT);
-        ASSERT_OK(store_set_active(s, ids[1]));
-        ASSERT_OK(store_get_active(s, active));
-        ASSERT_STREQ(active, ids[1]);
-        ASSERT_OK(store_set_active(s, NULL));
-        ASSERT_EQ(store_get_active(s, active), -ENOENT);
+        ASSERT_OK(store_list_active(s, &active));
+        ASSERT_EQ(strv_length(active), 0);
+        strv_free(active);
+        ASSERT_OK(store_mark_active(s, ids[1], "cli"));
+        ASSERT_OK(store_mark_active(s, ids[0], "daemon"));
+        ASSERT_OK(store_list_active(s, &active));
+        ASSERT_EQ(strv_length(active), 2);
+        ASSERT_STREQ(active[0], ids[0]);
+        ASSERT_OK(store_read_active(s, ids[1], owner, &pid));
+        ASSERT_STREQ(owner, "cli");
+        ASSERT_EQ(pid, getpid());
+        ASSERT_OK(store_clear_active(s, ids[1]));
+        ASSERT_OK(store_clear_active(s, ids[1])); /* twice is fine */
+        strv_free(active);
+        ASSERT_OK(store_list_active(s, &active));
+        ASSERT_EQ(strv_length(active), 1);
+        ASSERT_EQ(store_mark_active(s, "../x", "cli"), -EINVAL);
 }
 
 static int collect(json_object *rec, void *userdata)
