@@ -216,7 +216,7 @@ int main(int argc, char **argv)
                 { "close-with-memslots-vcpus-first", "End=close-with-memslots-vcpus-first" },
                 { "close-with-memslots-vm-first", "End=close-with-memslots-vm-first" },
                 { "sigkill", "End=sigkill" },
-                { "shared-fd", "End=shared-fd" },
+                { "shared-fd (4 races/step)", "End=shared-fd\nSharedFdPairs=4" },
                 { "recreate (8 VMs/step)", "End=recreate\nRecreateCount=8" },
                 { "stats-after-end", "End=stats-after-end" },
                 { "fail-vcpu-emfile", "End=fail-vcpu-emfile", true },
