@@ -1137,6 +1137,15 @@ static int end_shared_fd(Worker *w, const VmParams *p, VmState *s, uint64_t run_
                      (atomic_load(&rp->arrived) & 0xffff) < 2 && now_ns(CLOCK_MONOTONIC) < until &&
                      (proc_alive(creators[i]) || proc_alive(peers[i]));)
                         sleep_ns(20 * NSEC_PER_USEC);
+                /*
+                 * And once both have left their CPUs (asleep in a grace period, or gone): the next
+                 * creator, at the same RT priority on the same CPU, would otherwise wait behind this
+                 * one's exit while its peer spins alone at the barrier.
+                 */
+                for (uint64_t until = now_ns(CLOCK_MONOTONIC) + 5 * NSEC_PER_MSEC;
+                     i + 1 < n && (proc_on_cpu(creators[i]) || proc_on_cpu(peers[i])) &&
+                     now_ns(CLOCK_MONOTONIC) < until;)
+                        sleep_ns(20 * NSEC_PER_USEC);
         }
         for (unsigned i = 0; i < n; i++) {
                 (void)proc_wait(creators[i], VMM_TIMEOUT_NS, &sc[i]);
