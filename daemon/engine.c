@@ -100,6 +100,8 @@ int engine_new(sd_event *event, Profile *profile, const EngineOptions *opts, con
         e->pstore_counted = opts->pstore_counted;
         e->daemon_owned = opts->daemon_owned;
         e->boots = json_object_new_array();
+        e->kmsg_start = KMSG_START_END;
+        e->kmsg_after_seq = UINT64_MAX;
         e->state = RUN_PREPARING;
         e->verdict = VERDICT_ERROR;
         e->evidence = json_object_new_array();
@@ -339,7 +341,7 @@ static void handle_step(EngineWorker *w, const WorkerMsg *m)
                 tally_failure(ar, m->result.detail);
 
         /* Every step of a trigger, and unusual steps of actors (rate-limited), get a journal line. */
-        if (ar->actor->role == ROLE_TRIGGER ||
+        if (ar->actor->role == ROLE_TRIGGER || (t->flags & ACTION_JOURNAL_STEPS) ||
             ((o->class == OUTCOME_FAILURE || o->class == OUTCOME_ENV_ERROR || m->result.race_spread_ns) &&
              journal_step_allowed(ar))) {
                 json_object *rec = record_new("step");

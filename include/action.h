@@ -53,6 +53,7 @@ typedef enum ActionFlags {
         ACTION_DESTRUCTIVE = 1 << 3, /* always needs the host's opt-in or --allow-destructive */
         ACTION_NEEDS_KVM = 1 << 4,   /* needs /dev/kvm at start (module actions make it come and go) */
         ACTION_REBOOTS = 1 << 5,     /* takes the host down (kexec, reboot, panic): the run resumes in the next boot */
+        ACTION_JOURNAL_STEPS = 1 << 6, /* every step gets a journal line (slow, consequential steps: module loads) */
 } ActionFlags;
 
 typedef struct ActionType {
