@@ -736,8 +736,8 @@ static int step_load(Worker *w, const ModuleParams *p, Cycler *c, StepResult *re
         return result(ret, MOD_OUT_LOADED, 0, "loaded%s in %.1fms", done, (double)total / NSEC_PER_MSEC);
 }
 
-static int in_use_result(const ModuleParams *p, const ModEntry *m, unsigned tries, uint64_t waited,
-                         const KvmScan *scan, StepResult *ret)
+static int in_use_result(const ModuleParams *p, const ModEntry *m, unsigned tries, const KvmScan *scan,
+                         StepResult *ret)
 {
         _cleanup_strv_free_ char **holders = NULL;
         char why[STEP_DETAIL_MAX] = "", w[32];
@@ -750,7 +750,7 @@ static int in_use_result(const ModuleParams *p, const ModEntry *m, unsigned trie
         switch (p->unload) {
         case UNLOAD_WAIT:
                 return result(ret, MOD_OUT_IN_USE, -EAGAIN, "unload %s: in use (refcnt %d%s) after WaitTimeout=%s, %u tries",
-                              m->name, refcnt, why, format_duration(w, sizeof w, waited), tries);
+                              m->name, refcnt, why, format_duration(w, sizeof w, p->wait_timeout), tries);
         case UNLOAD_FORCE:
                 return result(ret, MOD_OUT_IN_USE, -EAGAIN,
                               "unload %s: in use (refcnt %d%s) even forced: no MODULE_FORCE_UNLOAD in this kernel?",
@@ -813,7 +813,7 @@ static int step_unload(Worker *w, const ModuleParams *p, Cycler *c, const Module
                         tries++;
                         ret->metrics[MOD_M_BUSY_TRIES]++;
                         if (p->unload != UNLOAD_WAIT || now >= deadline || worker_should_stop(w))
-                                return in_use_result(p, m, tries, now - start, scanned ? &scan : NULL, ret);
+                                return in_use_result(p, m, tries, scanned ? &scan : NULL, ret);
                         worker_set_phase(w, "module:wait");
                         sleep_ns(MIN(backoff, deadline - now));
                         ret->metrics[MOD_M_WAIT_US] += MIN(backoff, deadline - now) / NSEC_PER_USEC;
