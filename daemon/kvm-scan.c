@@ -165,6 +165,12 @@ static void name_holder(KvmScan *s, const KvmHolder *h)
                         }
 }
 
+static int holder_cmp(const void *a, const void *b)
+{
+        const KvmHolder *x = a, *y = b;
+        return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
 int kvm_scan(int proc_fd, pid_t root, KvmScan *ret)
 {
         KvmScan s = {};
@@ -216,6 +222,8 @@ int kvm_scan(int proc_fd, pid_t root, KvmScan *ret)
                 name_holder(&s, &h);
         }
         closedir(d);
+        /* In pid order, whatever order the directory listed them in. */
+        qsort(s.named, s.n_named, sizeof s.named[0], holder_cmp);
         *ret = s;
         return 0;
 }
