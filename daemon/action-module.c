@@ -791,7 +791,7 @@ static int step_unload(Worker *w, const ModuleParams *p, Cycler *c, const Module
 
         for (size_t k = c->plan.n; k-- > 0;) {
                 const ModEntry *m = &c->plan.mods[k];
-                uint64_t start = now_ns(CLOCK_MONOTONIC), deadline = start + p->wait_timeout,
+                uint64_t deadline = now_ns(CLOCK_MONOTONIC) + p->wait_timeout,
                          backoff = NSEC_PER_MSEC;
                 unsigned tries = 0;
 

@@ -280,7 +280,10 @@ static void test_check_host(void)
                 ASSERT_OK(action_module.check_host(a.profile->actors[0].params, &reason));
                 actor_free(&a);
         }
-        ASSERT_STREQ(fake_log(), ""); /* checks load nothing */
+        {
+                _cleanup_free_ char *log = fake_log();
+                ASSERT_STREQ(log, ""); /* checks load nothing */
+        }
 }
 
 /* ---- cycles ---- */
@@ -630,6 +633,8 @@ static void on_finished(Engine *e, void *userdata)
 
 typedef struct StepLines {
         unsigned module, loaded, unloaded, notes;
+        int64_t last_end_us; /* of the last module step, when it was a load */
+        int64_t min_gap_after_load_us;
 } StepLines;
 
 static int count_steps(json_object *rec, void *userdata)
@@ -644,6 +649,13 @@ static int count_steps(json_object *rec, void *userdata)
         s->loaded += streq(json_get_str(rec, "outcome", ""), "loaded");
         s->unloaded += streq(json_get_str(rec, "outcome", ""), "unloaded");
         ASSERT_TRUE(json_get_int(rec, "duration_ns", 0) > 0);
+        /* The pause after a load is HoldTime=, not Interval=: at least that long between the two steps. */
+        if (s->last_end_us) {
+                int64_t gap = json_get_int(rec, "mono", 0) - json_get_int(rec, "duration_ns", 0) / 1000 - s->last_end_us;
+                if (!s->min_gap_after_load_us || gap < s->min_gap_after_load_us)
+                        s->min_gap_after_load_us = gap;
+        }
+        s->last_end_us = streq(json_get_str(rec, "outcome", ""), "loaded") ? json_get_int(rec, "mono", 0) : 0;
         return 0;
 }
 
@@ -685,10 +697,10 @@ static int run_without_dev_kvm(const char *profile, char **ret_error, json_objec
 static void test_engine_without_dev_kvm(void)
 {
         const char *vm_only = "[Profile]\nDuration=1min\n[Actor vms]\nAction=vm\nIterations=3\n";
-        const char *with_module = "[Profile]\nIterations=60\nDestructive=yes\n"
-                                  "[Actor vms]\nAction=vm\nInterval=1ms\n"
+        const char *with_module = "[Profile]\nDuration=2s\nDestructive=yes\n"
+                                  "[Actor vms]\nAction=vm\nInterval=5ms\n"
                                   "[Actor cycle]\nAction=module\nModules=vendor kvm\nOptions=vendor:nested=0|1\n"
-                                  "HoldTime=1ms\nInterval=1ms\n";
+                                  "HoldTime=100ms\nInterval=1ms\n";
         pid_t pid;
         int status;
 
@@ -745,10 +757,13 @@ static void test_engine_without_dev_kvm(void)
                                 ASSERT_OK(store_open_run(s, json_get_str(report, "run_id", ""), &fd));
                                 ASSERT_OK(journal_read(fd, "journal.jsonl", count_steps, &lines, &bad));
                                 ASSERT_TRUE(json_get_int(out, "loaded", 0) > 0);
+                                ASSERT_TRUE(json_get_int(out, "unloaded", 0) > 0);
                                 ASSERT_EQ(lines.loaded, json_get_int(out, "loaded", -1));
                                 ASSERT_EQ(lines.unloaded, json_get_int(out, "unloaded", -1));
                                 ASSERT_EQ(lines.module, json_get_int(act, "steps", -1));
                                 ASSERT_TRUE(lines.notes >= 1); /* what it found, and how it left it */
+                                /* 100 ms held after every load (the engine logs a step a little after its end). */
+                                ASSERT_TRUE(lines.min_gap_after_load_us >= 90000);
                         }
                 }
                 json_object_put(report);

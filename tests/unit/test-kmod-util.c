@@ -176,6 +176,7 @@ static void test_insert_remove(void)
                 ASSERT_OK(modctx_lookup(ctx2, "kvm_amd", &amd2));
                 ASSERT_OK(module_insert(amd2, "nested=0"));
                 ASSERT_EQ(fake_log_count("init kvm_amd \"nested=1 avic=1 nested=0\" = 0"), 1);
+                free(v);
                 ASSERT_OK(module_param_read("kvm_amd", "nested", &v));
                 ASSERT_STREQ(v, "0");
                 ASSERT_OK(module_remove(amd2, false));
