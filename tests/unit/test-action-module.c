@@ -619,6 +619,13 @@ static void test_restore(void)
 
 static char state_dir[] = "/tmp/hvt-test-module-XXXXXX";
 
+static void remove_state_dir(void)
+{
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", state_dir);
+        (void)!system(cmd);
+}
+
 typedef struct RunCtx {
         sd_event *event;
         bool finished;
@@ -710,6 +717,7 @@ static void test_engine_without_dev_kvm(void)
         }
         reset("amd");
         ASSERT_TRUE(mkdtemp(state_dir));
+        atexit(remove_state_dir); /* also when an assertion below ends the test */
         pid = fork();
         ASSERT_TRUE(pid >= 0);
         if (pid == 0) {
@@ -773,11 +781,6 @@ static void test_engine_without_dev_kvm(void)
         ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         /* The run left the modules as it found them: not loaded. */
         ASSERT_TRUE(!fake_loaded("kvm") && !fake_loaded("kvm_amd"));
-        {
-                char cmd[256];
-                snprintf(cmd, sizeof cmd, "rm -rf '%s'", state_dir);
-                (void)!system(cmd);
-        }
 }
 
 int main(int argc, char **argv)
