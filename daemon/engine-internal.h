@@ -75,6 +75,7 @@ struct Engine {
         const HostConfig *host;
         char *state_dir;
         bool allow_destructive;
+        ActionHost action_host; /* what actions may do here: handed to check_allowed() and the workers */
         uint64_t progress_interval_ns;
         EngineCallbacks cb;
 

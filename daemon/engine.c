@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "engine-internal.h"
+#include "kvm-util.h"
 #include "log.h"
 
 static const char *const default_pstore_dirs[] = { "/sys/fs/pstore", "/var/lib/systemd/pstore", NULL };
@@ -86,6 +87,11 @@ int engine_new(sd_event *event, Profile *profile, const EngineOptions *opts, con
         e->profile = profile;
         e->host = opts->host;
         e->allow_destructive = opts->allow_destructive;
+        e->action_host = (ActionHost){
+                .config = opts->host,
+                .allow_destructive = opts->allow_destructive || (opts->host && opts->host->allow_destructive),
+                .engine_pid = getpid(),
+        };
         e->progress_interval_ns = opts->progress_interval_ns ? opts->progress_interval_ns : NSEC_PER_SEC;
         e->state_dir = strdup(opts->state_dir ? opts->state_dir
                                               : (opts->host && opts->host->state_dir ? opts->host->state_dir
@@ -520,6 +526,7 @@ static int worker_start(EngineWorker *w, uint64_t iterations, bool ignore_interv
                 .shared = e->shared,
                 .actor_index = (unsigned)(w->ar - e->actors),
                 .align = w->ar->actor->role == ROLE_TRIGGER ? w->ar->align : NULL,
+                .host = &e->action_host,
                 .sock = pair[1],
         };
         r = worker_spawn(&spec, &pid);
@@ -660,6 +667,8 @@ static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
 static int check_host(Engine *e)
 {
         const Profile *p = e->profile;
+        const ProfileActor *kvm_loader = NULL;
+        bool kvm_present = true;
         const char *why = NULL;
 
         if (profile_is_destructive(p, &why) && !e->allow_destructive &&
@@ -670,6 +679,30 @@ static int check_host(Engine *e)
                           p->path, why, e->host && e->host->path ? e->host->path : "/etc/hvtorture/hvtorture.conf");
                 return -EPERM;
         }
+        /* What the host config allows comes first: a refused module must change nothing, whatever else is missing. */
+        for (size_t i = 0; i < p->n_actors; i++) {
+                const ProfileActor *a = &p->actors[i];
+                _cleanup_free_ char *reason = NULL;
+                int r;
+
+                if (!a->action->check_allowed)
+                        continue;
+                r = a->action->check_allowed(a->params, &e->action_host, &reason);
+                if (r < 0) {
+                        engine_set_error(e, "%s: [%s %s] (Action=%s) is not allowed on this host: %s", p->path,
+                                  profile_role_to_string(a->role), a->name, a->action->name,
+                                  reason ? reason : strerror(-r));
+                        return r;
+                }
+        }
+        for (size_t i = 0; i < p->n_actors; i++)
+                if (p->actors[i].action->provides_kvm && p->actors[i].action->provides_kvm(p->actors[i].params))
+                        kvm_loader = &p->actors[i];
+        if (kvm_loader) {
+                _cleanup_close_ int fd = -1;
+                int r = kvm_open(&fd);
+                kvm_present = r >= 0 || !kvm_error_is_gone(r);
+        }
         for (size_t i = 0; i < p->n_actors; i++) {
                 const ProfileActor *a = &p->actors[i];
                 _cleanup_free_ char *reason = NULL;
@@ -677,6 +710,15 @@ static int check_host(Engine *e)
 
                 if (!a->action->check_host)
                         continue;
+                /*
+                 * A section that needs /dev/kvm may start without it when another one loads kvm: its
+                 * steps meet a missing /dev/kvm as an expected outcome until the module comes.
+                 */
+                if ((a->action->flags & ACTION_NEEDS_KVM) && kvm_loader && !kvm_present) {
+                        log_info("[%s %s] starts without /dev/kvm: [%s %s] loads kvm", profile_role_to_string(a->role),
+                                 a->name, profile_role_to_string(kvm_loader->role), kvm_loader->name);
+                        continue;
+                }
                 r = a->action->check_host(a->params, &reason);
                 if (r < 0) {
                         engine_set_error(e, "[%s %s] (Action=%s) cannot run on this host: %s",

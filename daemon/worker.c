@@ -27,6 +27,8 @@ struct Worker {
         unsigned actor_index;
         void *state;
         bool initialized;
+        const ActionHost *host;
+        uint64_t next_pause; /* UINT64_MAX: draw from Interval= */
         char tag[64];
 };
 
@@ -48,6 +50,16 @@ unsigned worker_instance(const Worker *w)
 uint64_t worker_iteration(const Worker *w)
 {
         return w->iteration;
+}
+
+const ActionHost *worker_host(const Worker *w)
+{
+        return w->host;
+}
+
+void worker_set_next_pause(Worker *w, uint64_t ns)
+{
+        w->next_pause = ns;
 }
 
 bool worker_should_stop(Worker *w)
@@ -259,6 +271,8 @@ _noreturn_ void worker_main(const WorkerSpec *spec)
                 .slot = spec->slot,
                 .shared = spec->shared,
                 .actor_index = spec->actor_index,
+                .host = spec->host,
+                .next_pause = UINT64_MAX,
         };
         const ProfileActor *a = spec->actor;
         int r;
@@ -278,6 +292,10 @@ _noreturn_ void worker_main(const WorkerSpec *spec)
                 StepResult res = {};
                 uint64_t pause = spec->ignore_interval ? 0 : prng_range(&w.prng, a->interval.lo, a->interval.hi);
                 uint64_t start, end, spread = 0;
+
+                if (w.next_pause != UINT64_MAX && !spec->ignore_interval)
+                        pause = w.next_pause;
+                w.next_pause = UINT64_MAX;
 
                 worker_set_phase(&w, "pause");
                 if (wait_or_stop(&w, pause))
@@ -367,6 +385,7 @@ int worker_new_local(const ProfileActor *actor, uint64_t seed, unsigned instance
         w->instance = instance;
         w->sock = -1;
         w->slot = &w->local_slot;
+        w->next_pause = UINT64_MAX;
         prng_split(&w->prng, seed, actor->name, instance);
         *ret = w;
         return 0;
@@ -398,4 +417,16 @@ int worker_local_step(Worker *w, StepResult *ret)
 const char *worker_local_phase(Worker *w)
 {
         return w->slot->phase;
+}
+
+void worker_set_local_host(Worker *w, const ActionHost *host)
+{
+        w->host = host;
+}
+
+uint64_t worker_local_next_pause(Worker *w)
+{
+        uint64_t p = w->next_pause;
+        w->next_pause = UINT64_MAX;
+        return p;
 }

@@ -94,6 +94,7 @@ typedef struct WorkerSpec {
         SharedArea *shared;  /* the align table, to check on every phase change */
         unsigned actor_index; /* this worker's actor, as AlignSlot.actor names it */
         AlignSlot *align;     /* a trigger aligned with an actor's phase: wait here before stepping */
+        const ActionHost *host; /* what the run may do on this host; lives in the engine (inherited at fork) */
         int sock;
 } WorkerSpec;
 
@@ -114,3 +115,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Worker *, worker_free_local);
 int worker_local_step(Worker *w, StepResult *ret);
 /* The phase a local worker last published. */
 const char *worker_local_phase(Worker *w);
+/* Gives a local worker what the engine would (borrowed; must outlive the worker). */
+void worker_set_local_host(Worker *w, const ActionHost *host);
+/* The pause a local worker's action asked for before its next step (worker_set_next_pause), or UINT64_MAX. */
+uint64_t worker_local_next_pause(Worker *w);

@@ -12,12 +12,26 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "conf.h"
 #include "prng.h"
 #include "result.h"
 
 typedef struct Worker Worker;
+typedef struct HostConfig HostConfig;
+
+/*
+ * What a run may do on this host, for actions that touch more than their
+ * own objects (module actions unload what everybody shares). The engine
+ * fills it before the run starts and hands it to check_allowed() and, through
+ * worker_host(), to every worker.
+ */
+typedef struct ActionHost {
+        const HostConfig *config; /* the host config (its defaults when there is no file); NULL: none was loaded */
+        bool allow_destructive;   /* the host's AllowDestructive=yes or the one-shot CLI's --allow-destructive */
+        pid_t engine_pid;         /* the process running the engine: the run's own processes descend from it */
+} ActionHost;
 
 /* How an outcome counts. */
 typedef enum OutcomeClass {
@@ -76,6 +90,16 @@ typedef struct ActionType {
         void (*describe)(const void *params, FILE *f);
         /* Host check before a run starts: 0, or negative errno with *reason set (allocated). Optional. */
         int (*check_host)(const void *params, char **reason);
+        /*
+         * What the host config allows (allow-lists, opt-ins beyond Destructive=), checked before
+         * check_host: 0, or negative errno with *reason set (allocated). Optional.
+         */
+        int (*check_allowed)(const void *params, const ActionHost *host, char **reason);
+        /*
+         * True when steps with these params load kvm (a module action cycling it): sections whose
+         * action has ACTION_NEEDS_KVM may then start while /dev/kvm is absent. Optional.
+         */
+        bool (*provides_kvm)(const void *params);
 
         /* In the worker process. init and done are optional; step is required. */
         int (*worker_init)(Worker *w, const void *params, void **ret_state);
@@ -106,3 +130,10 @@ bool worker_should_stop(Worker *w);
 void worker_set_phase(Worker *w, const char *phase);
 /* Seconds-resolution free-form note that goes to the journal at once (rare events only). */
 void worker_note(Worker *w, const char *format, ...) _printf_(2, 3);
+/* What the run may do on this host (see ActionHost); NULL for a local worker nobody gave one. */
+const ActionHost *worker_host(const Worker *w);
+/*
+ * The pause before this worker's next step, instead of one drawn from Interval=: an action's own
+ * pacing (how long a loaded module is held before the step that unloads it). Applies once.
+ */
+void worker_set_next_pause(Worker *w, uint64_t ns);
