@@ -48,7 +48,7 @@ typedef struct Outcome {
 } Outcome;
 
 #define STEP_DETAIL_MAX 160
-#define ACTION_METRICS_MAX 8
+#define ACTION_METRICS_MAX 16
 
 /* What one step reports. The engine sums metrics per actor. */
 typedef struct StepResult {
