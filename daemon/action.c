@@ -8,11 +8,13 @@
 extern const ActionType action_vm;
 extern const ActionType action_memslot;
 extern const ActionType action_idle;
+extern const ActionType action_oom;
 
 const ActionType *const action_types[] = {
         &action_vm,
         &action_idle,
         &action_memslot,
+        &action_oom,
         NULL,
 };
 

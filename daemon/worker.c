@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 
 #include "log.h"
+#include "self-protect.h"
 #include "worker.h"
 
 struct Worker {
@@ -335,6 +336,8 @@ int worker_spawn(const WorkerSpec *spec, pid_t *ret_pid)
                 _exit(EXIT_FAILURE);
         for (int sig = 1; sig < _NSIG; sig++)
                 (void)sigaction(sig, &dfl, NULL);
+        /* The engine is -1000 to the OOM killer; a worker (and what it forks) must stay a fair victim. */
+        (void)oom_score_adj_unprotect();
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
 

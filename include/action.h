@@ -54,7 +54,15 @@ typedef enum ActionFlags {
         ACTION_NEEDS_KVM = 1 << 4,   /* needs /dev/kvm at start (module actions make it come and go) */
         ACTION_REBOOTS = 1 << 5,     /* takes the host down (kexec, reboot, panic): the run resumes in the next boot */
         ACTION_JOURNAL_STEPS = 1 << 6, /* every step gets a journal line (slow, consequential steps: module loads) */
+        /*
+         * Has the OOM killer take processes of its own on purpose, named ACTION_OOM_VICTIM_COMM: in a
+         * run with such an action their kills in kmsg are recorded as expected evidence, not counted.
+         */
+        ACTION_OOM_VICTIMS = 1 << 7,
 } ActionFlags;
+
+/* The comm of every process an ACTION_OOM_VICTIMS action offers to the OOM killer. */
+#define ACTION_OOM_VICTIM_COMM "hvt-oom-vmm"
 
 typedef struct ActionType {
         const char *name;
