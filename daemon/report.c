@@ -152,6 +152,24 @@ void report_print_text(json_object *r, FILE *f)
                         fputc('\n', f);
                 }
 
+                /* Sections actions handed over (worker_report()): their "lines", under the actor's name. */
+                any = false;
+                for (size_t i = 0; i < n_actors; i++) {
+                        json_object *a = json_object_array_get_idx(actors, i), *reps = NULL;
+                        json_object_object_get_ex(a, "reports", &reps);
+                        for (size_t k = 0; reps && k < json_object_array_length(reps); k++) {
+                                json_object *lines = NULL;
+                                json_object_object_get_ex(json_object_array_get_idx(reps, k), "lines", &lines);
+                                for (size_t l = 0; lines && l < json_object_array_length(lines); l++) {
+                                        if (!any)
+                                                fprintf(f, "\nReports:\n");
+                                        any = true;
+                                        fprintf(f, "  %-16s %s\n", l == 0 ? json_get_str(a, "name", "?") : "",
+                                                json_object_get_string(json_object_array_get_idx(lines, l)));
+                                }
+                        }
+                }
+
                 any = false;
                 for (size_t i = 0; i < n_actors; i++) {
                         json_object *a = json_object_array_get_idx(actors, i), *p = NULL;

@@ -114,3 +114,15 @@ bool worker_should_stop(Worker *w);
 void worker_set_phase(Worker *w, const char *phase);
 /* Seconds-resolution free-form note that goes to the journal at once (rare events only). */
 void worker_note(Worker *w, const char *format, ...) _printf_(2, 3);
+
+#define WORKER_REPORT_MAX (32 * 1024)
+/*
+ * Hands the engine a section for this instance in the run report: a JSON
+ * object as text (at most WORKER_REPORT_MAX bytes), which replaces the one
+ * this instance handed before and is journaled. It lands in report.json as
+ * actors[].reports[] with "instance" added; a "lines" array of strings in
+ * it is what the text report prints. For results that are not counters
+ * (a load's per-stressor figures). -E2BIG if too long, -EINVAL if not an
+ * object is caught by the engine, which then ignores it.
+ */
+int worker_report(Worker *w, const char *json);
