@@ -113,6 +113,7 @@ typedef struct StressState {
         StressTotal totals[STRESSORS_MAX];
         unsigned n_totals;
         uint64_t runs;
+        bool no_cgroup_noted;
         StressYaml yaml; /* big: kept here, not on the stack */
 } StressState;
 
@@ -592,6 +593,14 @@ static int stress_step(Worker *w, const void *params, void *state, StepResult *r
                         r = memcg_create(name, &m);
                 if (r >= 0 && p->memory_limit)
                         r = memcg_set_limit(m, p->memory_limit);
+                if ((r == -EACCES || r == -EPERM || r == -EROFS) && !p->memory_limit) {
+                        /* Not ours to make (not root): its process group still takes it down. */
+                        if (!s->no_cgroup_noted)
+                                worker_note(w, "no memory cgroup for stress-ng (%s): its process group only",
+                                            strerror(-r));
+                        s->no_cgroup_noted = true;
+                        r = 0;
+                }
                 if (r < 0)
                         return result(ret, STRESS_OUT_ENV_ERROR, r, "cannot set up a memory cgroup for stress-ng: %s",
                                       strerror(-r));

@@ -96,9 +96,10 @@ int memcg_detect(const char **ret_reason)
         return -EOPNOTSUPP;
 }
 
-int proc_starttime(pid_t pid, uint64_t *ret)
+/* State letter and start time of a process, from /proc/PID/stat. */
+static int proc_stat(pid_t pid, char *ret_state, uint64_t *ret_start)
 {
-        char path[64], buf[1024];
+        char path[64], buf[1024], state;
         unsigned long long start;
         const char *p;
         int r;
@@ -110,11 +111,18 @@ int proc_starttime(pid_t pid, uint64_t *ret)
         /* The comm may hold spaces and parentheses: the fields start after the last ')'. Field 3 is the
          * state, 4..21 are skipped, 22 is the start time. */
         p = strrchr(buf, ')');
-        if (!p || sscanf(p + 1, " %*c" " %*s %*s %*s %*s %*s %*s %*s %*s %*s" " %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
-                         &start) != 1)
+        if (!p || sscanf(p + 1, " %c" " %*s %*s %*s %*s %*s %*s %*s %*s %*s" " %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+                         &state, &start) != 2)
                 return -EBADMSG;
-        *ret = start;
+        if (ret_state)
+                *ret_state = state;
+        *ret_start = start;
         return 0;
+}
+
+int proc_starttime(pid_t pid, uint64_t *ret)
+{
+        return proc_stat(pid, NULL, ret);
 }
 
 int memcg_name(char *buf, size_t len, const char *tag)
@@ -422,12 +430,16 @@ static bool comm_is_ours(pid_t pid)
 static bool owner_alive(pid_t pid, uint64_t starttime)
 {
         uint64_t now;
-        int r = proc_starttime(pid, &now);
+        char state = '?';
+        int r = proc_stat(pid, &state, &now);
 
         /* Unreadable for a reason other than "no such process": assume it lives, touch nothing. */
         if (r == -ENOENT || r == -ESRCH)
                 return false;
-        return r < 0 || now == starttime;
+        if (r < 0)
+                return true;
+        /* A zombie is gone, even if nobody reaped it (a PID 1 that does not reap keeps it forever). */
+        return now == starttime && state != 'Z' && state != 'X';
 }
 
 int memcg_sweep(MemcgSweep *ret)
