@@ -7,6 +7,7 @@
  * leftover processes of ours), and oom_score_adj for the engine and its
  * workers. Needs root and a memory controller (exit 77 otherwise).
  */
+#include <limits.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -39,7 +40,7 @@ static void remove_made(void)
 {
         for (size_t i = 0; i < ELEMENTSOF(made); i++)
                 if (made[i][0]) {
-                        char path[512];
+                        char path[PATH_MAX];
                         Memcg m = { .path = path, .version = (MemcgVersion)memcg_detect(NULL) };
                         snprintf(path, sizeof path, "%s/%s", root_dir(), made[i]);
                         /* Only this test's children can be in them. */
