@@ -19,8 +19,8 @@ static int evidence_sink(int kind, json_object *item, bool counted, void *userda
 void engine_start_evidence(Engine *e)
 {
         EvidenceMonitorOptions mo = {
-                .start = KMSG_START_END,
-                .after_seq = UINT64_MAX,
+                .start = e->kmsg_start,
+                .after_seq = e->kmsg_after_seq,
                 .user_facility = e->profile->evidence.kmsg_user,
                 .kmsg_path = e->kmsg_path,
         };
@@ -132,9 +132,13 @@ int engine_add_evidence(Engine *e, int kind, json_object *item, bool counted)
         bool ignored = kind >= 0 && kind < 64 && (e->profile->evidence.ignore & (1ULL << kind));
         uint64_t now = now_ns(CLOCK_REALTIME) / NSEC_PER_USEC;
 
+        /* Our own VMMs' kills are the plan, even where [Evidence] Count=oom counts everyone else's. */
         const ProfileActor *provoked_by = expected_oom_kill(e, kind, item);
 
         counted = counted && !ignored && !provoked_by;
+        if (kind >= 0 && kind < 64 && (EVIDENCE_DEFAULT_UNCOUNTED & (1ULL << kind)) &&
+            !(e->profile->evidence.count & (1ULL << kind)))
+                counted = false;
         /* The panic a planned panic/crash trigger caused is the plan, not a finding; anything else in its dump is. */
         if (kind == EVIDENCE_PANIC && e->expected_panic_trigger && streq(json_get_str(item, "source", ""), "pstore"))
                 counted = false;

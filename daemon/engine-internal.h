@@ -126,6 +126,10 @@ struct Engine {
         uint64_t elapsed_before_ns; /* run time spent in earlier boots */
         uint64_t planned_reboots;
         char *expected_panic_trigger; /* a planned panic/crash trigger: its own panic is not evidence */
+        /* Where kmsg reading starts: the end for a new run; after a resume, where the last process stopped
+         * (same boot) or the oldest record (a new boot: what it printed while booting is this run's too). */
+        KmsgStart kmsg_start;
+        uint64_t kmsg_after_seq;
         unsigned state_ticks;
 };
 

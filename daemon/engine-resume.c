@@ -80,6 +80,14 @@ int engine_save_state(Engine *e, const ActorRun *pending)
                 json_object_object_add(p, "steps", ju64(e->total_steps));
                 json_object_object_add(o, "pending_reboot", p);
         }
+        if (e->monitor) {
+                json_object *k = json_object_new_object();
+                uint64_t seq = evidence_monitor_last_seq(e->monitor);
+                json_object_object_add(k, "boot_id", jstr(e->boot_id));
+                if (seq != UINT64_MAX)
+                        json_object_object_add(k, "seq", ju64(seq));
+                json_object_object_add(o, "kmsg", k);
+        }
         json_object_object_add(o, "finished", json_object_new_boolean(e->state == RUN_FINISHED));
 
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -311,6 +319,16 @@ int engine_resume(sd_event *event, const char *run_id, const EngineOptions *opts
         if (json_object_object_get_ex(st, "pending_reboot", &pending))
                 pending_boot = json_get_str(pending, "boot_id", NULL);
         end = engine_classify_boot_end(last_boot, pending_boot, boot_id);
+
+        /* kmsg: go on after the last record read in this boot, or read the new boot from its start. */
+        {
+                json_object *k = NULL;
+                e->kmsg_start = KMSG_START_OLDEST;
+                e->kmsg_after_seq = UINT64_MAX;
+                if (end == BOOT_END_SAME && json_object_object_get_ex(st, "kmsg", &k) &&
+                    streq(json_get_str(k, "boot_id", ""), boot_id) && json_object_object_get_ex(k, "seq", NULL))
+                        e->kmsg_after_seq = jget_u64(k, "seq");
+        }
 
         rec = record_new("resume");
         json_object_object_add(rec, "boot_id", jstr(boot_id));

@@ -100,6 +100,8 @@ int engine_new(sd_event *event, Profile *profile, const EngineOptions *opts, con
         e->pstore_counted = opts->pstore_counted;
         e->daemon_owned = opts->daemon_owned;
         e->boots = json_object_new_array();
+        e->kmsg_start = KMSG_START_END;
+        e->kmsg_after_seq = UINT64_MAX;
         e->state = RUN_PREPARING;
         e->verdict = VERDICT_ERROR;
         e->evidence = json_object_new_array();

@@ -79,8 +79,9 @@ static int on_gap(uint64_t first_lost_seq, uint64_t n_lost, void *userdata)
 
         if (!item)
                 return -ENOMEM;
-        /* Listed, not counted: a busy kernel overruns the ring buffer without any bug. The report says so. */
-        r = m->sink(EVIDENCE_GAP, item, false, m->userdata);
+        /* Counted only where the profile says [Evidence] Count=gap: a busy kernel overruns the ring buffer
+         * without any bug. The report lists it either way. */
+        r = m->sink(EVIDENCE_GAP, item, true, m->userdata);
         json_object_put(item);
         return r;
 }
@@ -176,6 +177,11 @@ int evidence_monitor_finish(EvidenceMonitor *m)
         (void)classifier_flush(m->classifier);
         (void)sink_taint(m);
         return r;
+}
+
+uint64_t evidence_monitor_last_seq(const EvidenceMonitor *m)
+{
+        return kmsg_reader_last_seq(m->reader);
 }
 
 uint64_t evidence_monitor_taint_start(const EvidenceMonitor *m)

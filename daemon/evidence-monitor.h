@@ -31,6 +31,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(EvidenceMonitor *, evidence_monitor_free);
 
 /* Reads everything pending now and closes open reports (at the end of a run). */
 int evidence_monitor_finish(EvidenceMonitor *m);
+/* The last kmsg sequence number read (UINT64_MAX: none yet): a resumed run goes on after it. */
+uint64_t evidence_monitor_last_seq(const EvidenceMonitor *m);
 /* The taint value when the monitor started, and now. */
 uint64_t evidence_monitor_taint_start(const EvidenceMonitor *m);
 /* {"last_seq", "records", "gaps", "lost", "malformed", "taint_start", "taint_now"} */

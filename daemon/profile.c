@@ -69,6 +69,7 @@ static const KeySpec load_keys[] = { {} };
 typedef struct EvidenceConf {
         char **stop_on;
         char **ignore;
+        char **count;
         bool kmsg_user;
 } EvidenceConf;
 
@@ -77,6 +78,8 @@ static const KeySpec evidence_keys[] = {
           "evidence kinds that end the run at once" },
         { "Ignore", KEY_WORDS, offsetof(EvidenceConf, ignore), NULL, 0, 0, evidence_kind_names,
           "evidence kinds recorded but not counted against the verdict" },
+        { "Count", KEY_WORDS, offsetof(EvidenceConf, count), NULL, 0, 0, evidence_kind_names,
+          "kinds counted against the verdict that by default are only recorded (oom, gap)" },
         { "KmsgUser", KEY_BOOL, offsetof(EvidenceConf, kmsg_user), "no", 0, 0, NULL,
           "also classify lines userspace wrote to /dev/kmsg (for tests)" },
         {}
@@ -276,6 +279,11 @@ static int parse_evidence(Profile *p, const IniFile *f, IniSection *sec, ConfErr
                 int k = evidence_kind_from_string(*w);
                 if (k >= 0)
                         p->evidence.ignore |= 1ULL << k;
+        }
+        for (char **w = ec.count; w && *w; w++) {
+                int k = evidence_kind_from_string(*w);
+                if (k >= 0)
+                        p->evidence.count |= 1ULL << k;
         }
         p->evidence.kmsg_user = ec.kmsg_user;
         conf_free_values(evidence_keys, &ec);

@@ -54,9 +54,15 @@ typedef struct ProfileEvidence {
         uint64_t stop_on;
         /* Kinds recorded but not counted against the verdict. */
         uint64_t ignore;
+        /* Kinds counted although by default they are only recorded (oom, gap). */
+        uint64_t count;
         /* Count splats written by userspace to /dev/kmsg (tests only). */
         bool kmsg_user;
 } ProfileEvidence;
+
+/* Recorded but not counted unless [Evidence] Count= names them: an OOM kill of some other workload, or a
+ * kmsg overrun on a busy host, is not a kernel bug by itself. */
+#define EVIDENCE_DEFAULT_UNCOUNTED ((1ULL << EVIDENCE_OOM) | (1ULL << EVIDENCE_GAP))
 
 typedef struct Profile {
         char *path;
