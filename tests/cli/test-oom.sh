@@ -88,11 +88,14 @@ for i in $(seq 1 100); do
 done
 worker=$(pgrep -x hvt-oom -P "$cli")
 [ -n "$worker" ] || fail "no worker of the run"
+expect_exit 0 "$HVT" check --json
 if sh -c 'echo -1 >/proc/self/oom_score_adj' 2>/dev/null; then
+    expect_json '.[] | select(.name == "oom-protect") | .status == "ok"' "$T/out"
     [ "$(cat /proc/$cli/oom_score_adj)" = -1000 ] || fail "the run's oom_score_adj is $(cat /proc/$cli/oom_score_adj), not -1000"
     [ "$(cat /proc/$worker/oom_score_adj)" = 0 ] || fail "the worker inherited oom_score_adj $(cat /proc/$worker/oom_score_adj)"
 else
-    echo "no CAP_SYS_RESOURCE here: -1000 cannot be set; the run must say so"
+    echo "no CAP_SYS_RESOURCE here: -1000 cannot be set; the run and hvtorture check must say so"
+    expect_json '.[] | select(.name == "oom-protect") | .status == "warn" and (.detail | test("CAP_SYS_RESOURCE"))' "$T/out"
     grep -q "cannot set its oom_score_adj to -1000" "$T/r2.err" || fail "the run did not warn that it is not protected"
     [ "$(cat /proc/$worker/oom_score_adj)" -ge 0 ] || fail "the worker runs below 0"
 fi
