@@ -278,9 +278,10 @@ _noreturn_ static void touch_ballast(OomShared *sh)
                 volatile uint8_t *b = mmap(NULL, BALLAST_CHUNK, PROT_READ | PROT_WRITE,
                                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
                 if (b == MAP_FAILED) {
-                        /* Address space or overcommit refused: wait for the killer rather than spin. */
-                        sleep_ns(10 * NSEC_PER_MSEC);
-                        continue;
+                        /* Strict overcommit (vm.overcommit_memory=2) refuses before the OOM killer would come. */
+                        KvmFail f = { .op = KVM_OP_MMAP_MEMORY, .error = negative_errno() };
+                        vmm_fail(sh, &f, 0, "mmap refused past the memslots: strict overcommit "
+                                            "(vm.overcommit_memory=2) keeps the host's OOM killer away");
                 }
                 for (uint64_t off = 0; off < BALLAST_CHUNK; off += 4096)
                         b[off] = 1;
