@@ -513,6 +513,9 @@ static int oom_step(Worker *w, const void *params, void *state, StepResult *ret)
                 proc_kill_reap(pid);
                 return result(ret, OOM_OUT_UNAVAILABLE, r, "moving the VMM into %s: %s", m->path, strerror(-r));
         }
+        /* The whole host is about to run out of memory: say so in the journal (synced) first. */
+        if (p->mode == OOM_MODE_GLOBAL)
+                worker_note(w, "Mode=global: VMM %d (%s) about to exhaust the host's memory", (int)pid, m->path);
         ow.t_go = now_ns(CLOCK_MONOTONIC);
         futex_set(&sh->go, 1);
         /* Published for AlignWith=: the next state change is the VM going live. */
@@ -671,6 +674,17 @@ static void oom_describe(const void *params, FILE *f)
         fprintf(f, " until OOM-killed (timeout %s)", format_duration(a, sizeof a, p->timeout_ns));
 }
 
+/* /proc/sys/vm/panic_on_oom: 0, 1 (panic on a host-wide OOM), 2 (on a memory cgroup OOM too); 0 if unreadable. */
+static int read_panic_on_oom(void)
+{
+        char buf[16] = "";
+        int fd = open("/proc/sys/vm/panic_on_oom", O_RDONLY | O_CLOEXEC);
+        ssize_t k = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+
+        safe_close(fd);
+        return k > 0 ? atoi(buf) : 0;
+}
+
 static int oom_check_host(const void *params, char **reason)
 {
         const OomParams *p = params;
@@ -683,6 +697,12 @@ static int oom_check_host(const void *params, char **reason)
         r = memcg_detect(&why);
         if (r < 0)
                 return asprintf(reason, "the oom action needs a memory cgroup controller: %s", why) < 0 ? -ENOMEM : r;
+        /* With panic_on_oom the kernel panics where it would have killed the VMM: the host goes down. */
+        r = read_panic_on_oom();
+        if (r == 2 || (r == 1 && p->mode == OOM_MODE_GLOBAL))
+                return asprintf(reason, "vm.panic_on_oom=%d: the %s OOM this action provokes would panic the host "
+                                "instead of killing the VMM (sysctl vm.panic_on_oom=0)", r,
+                                p->mode == OOM_MODE_GLOBAL ? "host-wide" : "memory cgroup") < 0 ? -ENOMEM : -EPERM;
         r = kvm_caps_probe(&caps, &f);
         if (r < 0)
                 return asprintf(reason, "%s", kvm_fail_describe(&f, buf, sizeof buf)) < 0 ? -ENOMEM : r;

@@ -135,6 +135,13 @@ lab_log "oom: Mode=global, the guest's own OOM killer"
 hvtorture run --json --quiet --allow-destructive --state-dir /tmp/s3 /tmp/global.ini >"$LAB_OUT/global.json" \
         2>"$LAB_OUT/global.err"
 lab_result global_exit $?
+cp /tmp/s3/runs/*/journal.jsonl "$LAB_OUT/global-journal.jsonl"
+
+# With vm.panic_on_oom=2 a memory cgroup OOM panics the host: the action must refuse to start.
+echo 2 >/proc/sys/vm/panic_on_oom
+hvtorture run --quiet --state-dir /tmp/s7 /tmp/oom.ini >/dev/null 2>"$LAB_OUT/panic-on-oom.err"
+lab_result panic_on_oom_exit $?
+echo 0 >/proc/sys/vm/panic_on_oom
 lab_result global_groups_left "$(groups | wc -l)"
 
 # 4. A stress-ng load: its metrics in the report; then SIGKILL of the run leaves no live stress-ng.
