@@ -125,17 +125,29 @@ int proc_starttime(pid_t pid, uint64_t *ret)
         return proc_stat(pid, NULL, ret);
 }
 
+int pidns_self(uint64_t *ret)
+{
+        struct stat st;
+
+        if (stat("/proc/self/ns/pid", &st) < 0)
+                return negative_errno();
+        *ret = (uint64_t)st.st_ino;
+        return 0;
+}
+
 int memcg_name(char *buf, size_t len, const char *tag)
 {
-        uint64_t start;
+        uint64_t start, ns;
         int r, k;
 
         if (!tag[0] || strchr(tag, '/'))
                 return -EINVAL;
         r = proc_starttime(getpid(), &start);
+        if (r >= 0)
+                r = pidns_self(&ns);
         if (r < 0)
                 return r;
-        k = snprintf(buf, len, MEMCG_PREFIX "%d-%" PRIu64 "-%s", (int)getpid(), start, tag);
+        k = snprintf(buf, len, MEMCG_PREFIX "%d-%" PRIu64 "-%" PRIu64 "-%s", (int)getpid(), start, ns, tag);
         return k < 0 || (size_t)k >= len ? -ENAMETOOLONG : 0;
 }
 
@@ -159,17 +171,17 @@ static int parse_field(const char **p, uint64_t *ret)
         return 0;
 }
 
-int memcg_name_owner(const char *name, pid_t *ret_pid, uint64_t *ret_starttime)
+int memcg_name_owner(const char *name, MemcgOwner *ret)
 {
         const char *p = startswith(name, MEMCG_PREFIX);
-        uint64_t pid, start;
+        uint64_t pid, start, ns;
 
-        if (!p || parse_field(&p, &pid) < 0 || parse_field(&p, &start) < 0 || !*p || strchr(p, '/'))
+        if (!p || parse_field(&p, &pid) < 0 || parse_field(&p, &start) < 0 || parse_field(&p, &ns) < 0 || !*p ||
+            strchr(p, '/'))
                 return -EINVAL;
         if (pid == 0 || pid > INT32_MAX)
                 return -EINVAL;
-        *ret_pid = (pid_t)pid;
-        *ret_starttime = start;
+        *ret = (MemcgOwner){ .pid = (pid_t)pid, .starttime = start, .pidns = ns };
         return 0;
 }
 
@@ -448,13 +460,17 @@ int memcg_sweep(MemcgSweep *ret)
         MemcgSweep s = {};
         struct dirent *de;
         const char *root;
-        int v;
+        uint64_t ns;
+        int v, r;
 
         v = memcg_detect(NULL);
         if (v < 0) {
                 *ret = s;
                 return 0;
         }
+        r = pidns_self(&ns);
+        if (r < 0)
+                return r;
         root = v == MEMCG_V2 ? CGROUP_ROOT : CGROUP_V1_MEMORY;
         d = opendir(root);
         if (!d)
@@ -462,14 +478,18 @@ int memcg_sweep(MemcgSweep *ret)
         while ((de = readdir(d))) {
                 Memcg m = { .version = (MemcgVersion)v };
                 char path[PATH_MAX];
-                pid_t owner, pids[256];
-                uint64_t start;
+                MemcgOwner owner;
+                pid_t pids[256];
                 size_t n = 0;
                 bool foreign = false;
 
-                if (de->d_type != DT_DIR || memcg_name_owner(de->d_name, &owner, &start) < 0)
+                if (de->d_type != DT_DIR || memcg_name_owner(de->d_name, &owner) < 0)
                         continue;
-                if (owner_alive(owner, start)) {
+                if (owner.pidns != ns) {
+                        s.elsewhere++;
+                        continue;
+                }
+                if (owner_alive(owner.pid, owner.starttime)) {
                         s.live++;
                         continue;
                 }

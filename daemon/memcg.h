@@ -9,11 +9,14 @@
  * the memory controller (cgroup.subtree_control lists "memory").
  *
  * Names: memcg_name() stamps a group with its owner, the process that
- * creates it, as hvtorture-PID-STARTTIME-TAG (STARTTIME from
- * /proc/PID/stat, so a recycled pid is not mistaken for the owner).
- * memcg_sweep() removes groups of that form whose owner is gone (a worker
- * or a run that crashed), and nothing else: a group whose owner lives
- * belongs to a run in progress, and any other name is not ours.
+ * creates it, as hvtorture-PID-STARTTIME-PIDNS-TAG (STARTTIME from
+ * /proc/PID/stat, so a recycled pid is not mistaken for the owner; PIDNS
+ * the inode of its pid namespace, because a PID means something only
+ * there). memcg_sweep() removes groups of that form whose owner is gone (a
+ * worker or a run that crashed), and nothing else: a group whose owner
+ * lives belongs to a run in progress, one made in another pid namespace
+ * (a container sharing the hierarchy) is not ours to judge, and any other
+ * name is not ours.
  */
 #pragma once
 
@@ -42,10 +45,18 @@ int memcg_detect(const char **ret_reason);
 #define MEMCG_PREFIX "hvtorture-"
 #define MEMCG_NAME_MAX 128
 
-/* "hvtorture-PID-STARTTIME-TAG" for this process as owner; -ENAMETOOLONG if it does not fit. */
+typedef struct MemcgOwner {
+        pid_t pid;
+        uint64_t starttime; /* clock ticks after boot */
+        uint64_t pidns;     /* inode of the owner's pid namespace */
+} MemcgOwner;
+
+/* "hvtorture-PID-STARTTIME-PIDNS-TAG" for this process as owner; -ENAMETOOLONG if it does not fit. */
 int memcg_name(char *buf, size_t len, const char *tag);
-/* Parses a name memcg_name() made: the owner's pid and start time. -EINVAL for any other name. */
-int memcg_name_owner(const char *name, pid_t *ret_pid, uint64_t *ret_starttime);
+/* Parses a name memcg_name() made. -EINVAL for any other name. */
+int memcg_name_owner(const char *name, MemcgOwner *ret);
+/* The inode of this process's pid namespace. */
+int pidns_self(uint64_t *ret);
 /* A process's start time (clock ticks after boot, /proc/PID/stat field 22). */
 int proc_starttime(pid_t pid, uint64_t *ret);
 
@@ -99,6 +110,7 @@ int memcg_remove(Memcg *m);
  */
 typedef struct MemcgSweep {
         unsigned removed, busy, live;
+        unsigned elsewhere; /* groups made in another pid namespace: left alone */
         unsigned killed; /* leftover processes of ours (by name) that were in removed groups */
         char first_busy[256]; /* the first busy group's name */
 } MemcgSweep;

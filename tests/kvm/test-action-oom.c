@@ -118,9 +118,8 @@ static unsigned our_groups(void)
 
         ASSERT_TRUE(d);
         while ((de = readdir(d))) {
-                pid_t owner;
-                uint64_t start;
-                if (memcg_name_owner(de->d_name, &owner, &start) == 0 && owner == getpid()) {
+                MemcgOwner owner;
+                if (memcg_name_owner(de->d_name, &owner) == 0 && owner.pid == getpid()) {
                         fprintf(stderr, "left behind: %s/%s\n", root, de->d_name);
                         n++;
                 }

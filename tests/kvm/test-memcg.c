@@ -25,7 +25,7 @@ static const char *root_dir(void)
 
 /* Groups this test made, removed at exit even when a check failed halfway (the sweep cannot know
  * "hvtorture-test-other-…" is ours: that is the point of it). */
-static char made[8][MEMCG_NAME_MAX];
+static char made[10][MEMCG_NAME_MAX];
 
 static void remember(const char *name)
 {
@@ -61,24 +61,27 @@ static bool group_exists(const char *name)
 static void test_names(void)
 {
         char name[MEMCG_NAME_MAX];
-        pid_t pid;
-        uint64_t start, mine;
+        MemcgOwner o;
+        uint64_t mine, ns;
 
         ASSERT_OK(memcg_name(name, sizeof name, "test-1"));
         ASSERT_OK(proc_starttime(getpid(), &mine));
-        ASSERT_OK(memcg_name_owner(name, &pid, &start));
-        ASSERT_EQ(pid, getpid());
-        ASSERT_EQ(start, mine);
+        ASSERT_OK(pidns_self(&ns));
+        ASSERT_OK(memcg_name_owner(name, &o));
+        ASSERT_EQ(o.pid, getpid());
+        ASSERT_EQ(o.starttime, mine);
+        ASSERT_EQ(o.pidns, ns);
         ASSERT_CONTAINS(name, "-test-1");
 
         /* Anything not of that form is not ours to sweep. */
-        ASSERT_EQ(memcg_name_owner("hvtorture-vm-12-0-3", &pid, &start), -EINVAL);
-        ASSERT_EQ(memcg_name_owner("hvtorture-12-34-", &pid, &start), -EINVAL);
-        ASSERT_EQ(memcg_name_owner("hvtorture-12-34", &pid, &start), -EINVAL);
-        ASSERT_EQ(memcg_name_owner("hvtorture-0-34-x", &pid, &start), -EINVAL);
-        ASSERT_EQ(memcg_name_owner("hvtorture--34-x", &pid, &start), -EINVAL);
-        ASSERT_EQ(memcg_name_owner("process_api", &pid, &start), -EINVAL);
-        ASSERT_EQ(memcg_name_owner("hvtorture-99999999999999999999999-1-x", &pid, &start), -EINVAL);
+        ASSERT_EQ(memcg_name_owner("hvtorture-vm-12-0-3", &o), -EINVAL);
+        ASSERT_EQ(memcg_name_owner("hvtorture-12-34-56-", &o), -EINVAL);
+        ASSERT_EQ(memcg_name_owner("hvtorture-12-34-56", &o), -EINVAL);
+        ASSERT_EQ(memcg_name_owner("hvtorture-12-34-x", &o), -EINVAL); /* the old form, without the namespace */
+        ASSERT_EQ(memcg_name_owner("hvtorture-0-34-56-x", &o), -EINVAL);
+        ASSERT_EQ(memcg_name_owner("hvtorture--34-56-x", &o), -EINVAL);
+        ASSERT_EQ(memcg_name_owner("process_api", &o), -EINVAL);
+        ASSERT_EQ(memcg_name_owner("hvtorture-99999999999999999999999-1-2-x", &o), -EINVAL);
         ASSERT_EQ(memcg_name(name, sizeof name, "a/b"), -EINVAL);
         ASSERT_EQ(memcg_name(name, 16, "long-enough-to-overflow"), -ENAMETOOLONG);
 }
@@ -199,8 +202,8 @@ static pid_t fork_sleeper(Memcg *m, const char *comm)
 static void test_sweep(void)
 {
         char empty[MEMCG_NAME_MAX], leftover[MEMCG_NAME_MAX], foreign_proc[MEMCG_NAME_MAX], live[MEMCG_NAME_MAX];
-        char other[64];
-        Memcg *m_empty = NULL, *m_left = NULL, *m_foreign = NULL, *m_live = NULL, *m_other = NULL;
+        char other[64], other_ns[MEMCG_NAME_MAX];
+        Memcg *m_empty = NULL, *m_left = NULL, *m_foreign = NULL, *m_live = NULL, *m_other = NULL, *m_ns = NULL;
         MemcgSweep s = {};
         pid_t ours, theirs;
         int status = 0;
@@ -211,12 +214,21 @@ static void test_sweep(void)
         ASSERT_OK(memcg_name(live, sizeof live, "test-sweep-live"));
         /* Our prefix, not our form: somebody else's, never touched. */
         snprintf(other, sizeof other, "hvtorture-test-other-%d", (int)getpid());
+        /* Our form, a dead owner, but another pid namespace (a container): its PID means nothing here. */
+        {
+                MemcgOwner o;
+                ASSERT_OK(memcg_name_owner(empty, &o));
+                snprintf(other_ns, sizeof other_ns, "hvtorture-%d-%" PRIu64 "-%" PRIu64 "-test-sweep-other-ns",
+                         (int)o.pid, o.starttime, o.pidns + 1);
+        }
 
         ASSERT_OK(memcg_create(empty, &m_empty));
         ASSERT_OK(memcg_create(leftover, &m_left));
         ASSERT_OK(memcg_create(foreign_proc, &m_foreign));
         ASSERT_OK(memcg_create(live, &m_live));
         ASSERT_OK(memcg_create(other, &m_other));
+        ASSERT_OK(memcg_create(other_ns, &m_ns));
+        remember(other_ns);
         remember(empty);
         remember(leftover);
         remember(foreign_proc);
@@ -226,8 +238,8 @@ static void test_sweep(void)
         theirs = fork_sleeper(m_foreign, "not-hvtorture");
 
         ASSERT_OK(memcg_sweep(&s));
-        printf("sweep: removed %u, busy %u (first %s), live %u, killed %u\n", s.removed, s.busy, s.first_busy, s.live,
-               s.killed);
+        printf("sweep: removed %u, busy %u (first %s), live %u, elsewhere %u, killed %u\n", s.removed, s.busy,
+               s.first_busy, s.live, s.elsewhere, s.killed);
         /* Other runs on this machine may have groups of their own: count only what this test made. */
         ASSERT_TRUE(!group_exists(empty));
         ASSERT_TRUE(!group_exists(leftover));
@@ -237,7 +249,8 @@ static void test_sweep(void)
         ASSERT_EQ(kill(theirs, 0), 0);
         ASSERT_TRUE(group_exists(live));
         ASSERT_TRUE(group_exists(other));
-        ASSERT_TRUE(s.removed >= 2 && s.busy >= 1 && s.live >= 1 && s.killed >= 1);
+        ASSERT_TRUE(group_exists(other_ns));
+        ASSERT_TRUE(s.removed >= 2 && s.busy >= 1 && s.live >= 1 && s.elsewhere >= 1 && s.killed >= 1);
 
         /* Clean up by hand what the sweep rightly left. */
         kill(theirs, SIGKILL);
@@ -246,6 +259,8 @@ static void test_sweep(void)
         ASSERT_OK(memcg_remove(m_foreign));
         ASSERT_OK(memcg_remove(m_live));
         ASSERT_OK(memcg_remove(m_other));
+        ASSERT_OK(memcg_remove(m_ns));
+        memcg_free(m_ns);
         memcg_free(m_empty);
         memcg_free(m_left);
         memcg_free(m_foreign);
