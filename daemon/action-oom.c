@@ -362,7 +362,7 @@ static int pidfd_open_(pid_t pid)
         return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* The first thread of pid that sleeps somewhere other than its own wait: where a stuck VMM is. */
+/* Where the VMM's main thread waits in the kernel (it runs vCPU 0, or touches memory itself): for a stuck one. */
 static void vmm_wchan(pid_t pid, char *buf, size_t len)
 {
         char path[96];
@@ -380,9 +380,10 @@ static void vmm_wchan(pid_t pid, char *buf, size_t len)
 }
 
 typedef struct OomWatch {
-        uint64_t t_go, t_dead, t_event;
+        uint64_t t_go, t_dead;
         unsigned events;
-        bool stopped, timed_out, under_oom;
+        bool stopped, timed_out;
+        int under_oom; /* v1 memory.oom_control under_oom at the timeout; -1 where there is none (v2) */
         char wchan[48];
         int status;
 } OomWatch;
@@ -401,11 +402,8 @@ static int watch_vmm(Worker *w, const OomParams *p, Memcg *m, int watch_fd, pid_
                 if (k < 0 && errno != EINTR)
                         return negative_errno();
                 now = now_ns(CLOCK_MONOTONIC);
-                if (k > 0 && (pfd[1].revents & POLLIN)) {
+                if (k > 0 && (pfd[1].revents & POLLIN))
                         ow->events += memcg_watch_drain(watch_fd);
-                        if (!ow->t_event)
-                                ow->t_event = now;
-                }
                 if (pidfd < 0 ? !proc_alive(pid) : k > 0 && (pfd[0].revents & POLLIN))
                         break;
                 if (worker_should_stop(w)) {
@@ -413,8 +411,9 @@ static int watch_vmm(Worker *w, const OomParams *p, Memcg *m, int watch_fd, pid_
                         break;
                 }
                 if (now - ow->t_go > p->timeout_ns) {
+                        bool under = false;
                         ow->timed_out = true;
-                        (void)memcg_under_oom(m, &ow->under_oom);
+                        ow->under_oom = memcg_under_oom(m, &under) < 0 ? -1 : under;
                         vmm_wchan(pid, ow->wchan, sizeof ow->wchan);
                         break;
                 }
@@ -562,8 +561,9 @@ static int oom_step(Worker *w, const void *params, void *state, StepResult *ret)
         if (ow.timed_out)
                 return result(ret, OOM_OUT_TIMEOUT, -ETIMEDOUT,
                               "VMM %d not OOM-killed within %" PRIu64 "s while %s: %.1f MiB touched, peak %.1f MiB, "
-                              "limit %s, under_oom %d, in %s", (int)pid, (uint64_t)(p->timeout_ns / NSEC_PER_SEC), where,
-                              mib(touched), mib(peak), lim, ow.under_oom, ow.wchan);
+                              "limit %s, %u OOM events%s, waiting in %s", (int)pid,
+                              (uint64_t)(p->timeout_ns / NSEC_PER_SEC), where, mib(touched), mib(peak), lim, ow.events,
+                              ow.under_oom > 0 ? ", under_oom" : "", ow.wchan);
         if (WIFSIGNALED(ow.status) && WTERMSIG(ow.status) == SIGKILL) {
                 if (kills == 0)
                         return result(ret, OOM_OUT_KILLED_UNCOUNTED, -EPROTO,

@@ -111,7 +111,36 @@ live_procs hvt-oom-vmm && pgrep -x hvt-oom-vmm | while read -r p; do
 done
 [ -z "$(our_groups "$worker")" ] || fail "memory cgroups left behind: $(our_groups "$worker")"
 
-# 3. Mode=global presses on the whole host: the profile must confirm it, and the host must opt in.
+# 3. A kill that never comes (v1 only: the group's OOM killer switched off from outside, as an administrator
+#    could): the step gives up at Timeout=, says where the VMM waits, counts a failure, and still leaves nothing.
+if [ -f /sys/fs/cgroup/memory/memory.oom_control ]; then
+    # 256M to touch before the limit: time enough to switch the killer off first.
+    sed -e 's/^Iterations=.*/Iterations=1/' -e 's/^Touch=.*/Touch=host\nTimeout=3s/' -e 's/^SlotSize=.*/SlotSize=128M/' \
+        -e 's/^Limit=.*/Limit=256M/' "$T/oom.ini" >"$T/stuck.ini"
+    "$HVT" run --json --quiet --state-dir "$T/s4" "$T/stuck.ini" >"$T/r4.json" 2>"$T/r4.err" &
+    cli=$!
+    cleanup_hooks+=("kill -KILL $cli 2>/dev/null")
+    grp=""
+    for i in $(seq 1 200); do
+        w=$(pgrep -x hvt-oom -P "$cli" || true)
+        [ -n "$w" ] && grp=$(ls -d /sys/fs/cgroup/memory/hvtorture-"$w"-*-oom-* 2>/dev/null | head -1)
+        [ -n "$grp" ] && break
+        sleep 0.01
+    done
+    [ -n "$grp" ] || fail "the oom step's group never appeared"
+    echo 1 >"$grp/memory.oom_control"
+    rc=0; wait "$cli" || rc=$?
+    if jq -e '.actors[0].outcomes["oom-killed"] == 1' "$T/r4.json" >/dev/null; then
+        echo "the VMM was killed before the OOM killer could be switched off: timeout path not reached this time"
+    else
+        [ "$rc" = 1 ] || { cat "$T/r4.err" >&2; fail "a step that timed out: exit $rc, expected 1 (a failure)"; }
+        expect_json '.verdict == "evidence" and .actors[0].outcomes.timeout == 1' "$T/r4.json"
+        expect_json '.actors[0].problems[0].detail | test("^VMM [0-9]+ not OOM-killed within 3s while touching memory: .*, under_oom, waiting in ")' "$T/r4.json"
+    fi
+    [ ! -d "$grp" ] || fail "$grp left behind after the timeout"
+fi
+
+# 4. Mode=global presses on the whole host: the profile must confirm it, and the host must opt in.
 sed 's/^Action=oom$/Action=oom\nMode=global/' "$T/oom.ini" >"$T/global.ini"
 expect_exit 2 "$HVT" validate "$T/global.ini"
 expect_grep "\[Actor oom\] \(Action=oom\) is destructive; say Destructive=yes" "$T/err"
