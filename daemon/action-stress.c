@@ -39,6 +39,8 @@
 /* How long stress-ng gets to stop its stressors and write its YAML after SIGTERM (measured: 0.01-0.5s, more
  * on a loaded host); the engine SIGKILLs the worker 3s after it asked it to stop. */
 #define STRESS_TERM_GRACE_NS (2500 * NSEC_PER_MSEC)
+/* After a run that did not work, the next waits this long per failure in a row. */
+#define STRESS_BACKOFF_NS (5 * NSEC_PER_SEC)
 /* A finite Timeout= that stress-ng overruns by this much is ended by us. */
 #define STRESS_OVERRUN_NS (10 * NSEC_PER_SEC)
 #define STRESSORS_MAX 32
@@ -113,6 +115,7 @@ typedef struct StressState {
         StressTotal totals[STRESSORS_MAX];
         unsigned n_totals;
         uint64_t runs;
+        unsigned failures; /* runs in a row that did not work */
         bool no_cgroup_noted;
         StressYaml yaml; /* big: kept here, not on the stack */
 } StressState;
@@ -553,10 +556,8 @@ static void account(const StressParams *p, StressState *s, StepResult *ret, doub
         }
 }
 
-static int stress_step(Worker *w, const void *params, void *state, StepResult *ret)
+static int stress_run(Worker *w, const StressParams *p, StressState *s, StepResult *ret)
 {
-        const StressParams *p = params;
-        StressState *s = state;
         _cleanup_(memcg_freep) Memcg *m = NULL;
         _cleanup_close_ int yaml_fd = -1, log_fd = -1, pidfd = -1;
         _cleanup_strv_free_ char **argv = NULL;
@@ -693,6 +694,29 @@ static int stress_step(Worker *w, const void *params, void *state, StepResult *r
                 return 0;
         }
         ret->outcome = STRESS_OUT_RAN;
+        return 0;
+}
+
+static int stress_step(Worker *w, const void *params, void *state, StepResult *ret)
+{
+        const StressParams *p = params;
+        StressState *s = state;
+        uint64_t deadline;
+        int r;
+
+        r = stress_run(w, p, s, ret);
+        if (r < 0 || ret->outcome == STRESS_OUT_RAN) {
+                s->failures = 0;
+                return r;
+        }
+        /*
+         * A stress-ng that cannot run now will not run a moment later either: the next attempt waits
+         * STRESS_BACKOFF_NS per failure in a row (at most a minute), or until the run ends.
+         */
+        s->failures++;
+        deadline = now_ns(CLOCK_MONOTONIC) + MIN(s->failures * STRESS_BACKOFF_NS, 60 * NSEC_PER_SEC);
+        while (!worker_should_stop(w) && now_ns(CLOCK_MONOTONIC) < deadline)
+                sleep_ns(100 * NSEC_PER_MSEC);
         return 0;
 }
 
