@@ -362,15 +362,20 @@ _noreturn_ static void exec_stress(char **argv, Memcg *m, int yaml_fd, int log_f
 
         /* Its own process group: stopping it never signals the worker, and killpg reaches its stressors. */
         (void)setpgid(0, 0);
-        /* Joined before exec, so every stressor it forks is in the group from its first page. */
-        if (m && memcg_attach(m, getpid()) < 0)
-                _exit(126);
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
         null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||
             dup2(log_fd, STDERR_FILENO) < 0 || dup2(yaml_fd, 3) < 0)
                 _exit(126);
+        /* Joined before exec, so every stressor it forks is in the group from its first page. */
+        if (m) {
+                int r = memcg_attach(m, getpid());
+                if (r < 0) {
+                        dprintf(STDERR_FILENO, "hvtorture: joining %s: %s\n", m->path, strerror(-r));
+                        _exit(126);
+                }
+        }
         (void)syscall(SYS_close_range, 4U, ~0U, 0U);
         execv(argv[0], argv);
         dprintf(STDERR_FILENO, "hvtorture: exec %s: %s\n", argv[0], strerror(errno));
