@@ -1368,16 +1368,18 @@ static int end_fail_memcg(Worker *w, const VmParams *p, VmState *s, StepResult *
         VmShared *sh = s->shared;
         const char *reason = NULL, *stall = "";
         uint64_t headroom = prng_range(worker_prng(w), 0, p->memcg_headroom) & ~4095ULL, usage = 0, kills = 0;
-        char name[80], buf[64];
+        char name[MEMCG_NAME_MAX], tag[48], buf[64];
         int status = 0, r;
         pid_t pid;
 
         r = memcg_detect(&reason);
         if (r < 0)
                 return result(ret, VM_OUT_UNAVAILABLE, r, "fail-memcg: %s", reason);
-        snprintf(name, sizeof name, "hvtorture-vm-%d-%u-%" PRIu64, (int)getpid(), worker_instance(w),
-                 worker_iteration(w));
-        r = memcg_create(name, &m);
+        snprintf(tag, sizeof tag, "vm-%u-%" PRIu64, worker_instance(w), worker_iteration(w));
+        /* Named for this worker, so a group it leaves behind by crashing is swept at the next start. */
+        r = memcg_name(name, sizeof name, tag);
+        if (r >= 0)
+                r = memcg_create(name, &m);
         if (r < 0)
                 return result(ret, VM_OUT_UNAVAILABLE, r, "fail-memcg: cannot create memory cgroup %s: %s", name,
                               strerror(-r));

@@ -134,6 +134,9 @@ int engine_new(sd_event *event, Profile *profile, const EngineOptions *opts, con
                         return -ENOMEM;
                 ar->first_worker = (unsigned)n_workers;
                 ar->n_workers = a->role == ROLE_ACTOR ? (unsigned)a->instances : 1;
+                ar->reports = calloc(ar->n_workers, sizeof *ar->reports);
+                if (!ar->reports)
+                        return -ENOMEM;
                 n_workers += ar->n_workers;
         }
 
@@ -197,6 +200,9 @@ Engine *engine_free(Engine *e)
         }
         for (size_t i = 0; i < e->n_actors; i++) {
                 free(e->actors[i].outcomes);
+                for (unsigned k = 0; e->actors[i].reports && k < e->actors[i].n_workers; k++)
+                        json_object_put(e->actors[i].reports[k]);
+                free(e->actors[i].reports);
                 sd_event_source_disable_unref(e->actors[i].timer);
         }
         free(e->actors);
@@ -409,19 +415,48 @@ static void handle_msg(EngineWorker *w, const WorkerMsg *m)
         }
 }
 
+/* A worker's report section (worker_report()): kept per instance, the last one wins, and journaled. */
+static void handle_report(EngineWorker *w, const char *text)
+{
+        ActorRun *ar = w->ar;
+        json_object *o = json_tokener_parse(text), *rec;
+
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return; /* not an object: ignored rather than misread */
+        }
+        json_object_object_add(o, "instance", json_object_new_int((int)w->instance));
+        json_object_put(ar->reports[w->instance]);
+        ar->reports[w->instance] = o;
+        rec = record_new("report");
+        json_object_object_add(rec, "actor", jstr(ar->actor->name));
+        json_object_object_add(rec, "instance", json_object_new_int((int)w->instance));
+        json_object_object_add(rec, "report", json_object_get(o));
+        engine_journal_write(w->engine, rec, JOURNAL_SYNC);
+}
+
 static void drain(EngineWorker *w)
 {
-        WorkerMsg m;
+        /* Big enough for a report section; the engine is single-threaded. */
+        static union {
+                WorkerMsg m;
+                char buf[sizeof(WorkerMsg) + WORKER_REPORT_MAX + 2];
+        } in;
 
         while (w->fd >= 0) {
-                ssize_t n = recv(w->fd, &m, sizeof m, MSG_DONTWAIT);
+                ssize_t n = recv(w->fd, &in, sizeof in - 1, MSG_DONTWAIT);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
                         break;
-                if ((size_t)n != sizeof m)
+                if ((size_t)n > sizeof in.m && in.m.type == WORKER_MSG_REPORT) {
+                        in.buf[n] = '\0';
+                        handle_report(w, in.buf + sizeof in.m);
+                        continue;
+                }
+                if ((size_t)n != sizeof in.m)
                         continue; /* not one of ours: ignore rather than misread */
-                handle_msg(w, &m);
+                handle_msg(w, &in.m);
         }
 }
 

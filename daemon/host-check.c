@@ -277,6 +277,22 @@ size_t host_check_all(const HostConfig *config, HostCheck *ret, size_t max)
         add(ret, max, &n, "vhost-net", access("/dev/vhost-net", F_OK) == 0 ? CHECK_OK : CHECK_MISSING,
             access("/dev/vhost-net", F_OK) == 0 ? "/dev/vhost-net present" : "no /dev/vhost-net (modprobe vhost_net)");
 
+        /* CAP_SYS_RESOURCE (bit 24): needed to lower oom_score_adj, so the run is never the OOM killer's pick. */
+        {
+                _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+                unsigned long long eff = 0;
+                char line[256];
+                while (f && fgets(line, sizeof line, f))
+                        if (sscanf(line, "CapEff: %llx", &eff) == 1)
+                                break;
+                if (eff & (1ULL << 24))
+                        add(ret, max, &n, "oom-protect", CHECK_OK,
+                            "CAP_SYS_RESOURCE: runs set their oom_score_adj to -1000, the OOM killer never picks them");
+                else
+                        add(ret, max, &n, "oom-protect", CHECK_WARN,
+                            "no CAP_SYS_RESOURCE: runs cannot lower their oom_score_adj; an OOM may take the run itself");
+        }
+
         add(ret, max, &n, "stress-ng", in_path("stress-ng") ? CHECK_OK : CHECK_MISSING,
             in_path("stress-ng") ? "stress-ng found" : "stress-ng not installed (apt-get install stress-ng): Load= sections cannot run");
 

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 
 #include "log.h"
+#include "self-protect.h"
 #include "worker.h"
 
 struct Worker {
@@ -195,6 +196,28 @@ void worker_note(Worker *w, const char *format, ...)
         send_msg(w, WORKER_MSG_NOTE, now_ns(CLOCK_MONOTONIC), 0, &res);
 }
 
+int worker_report(Worker *w, const char *json)
+{
+        size_t len = strlen(json);
+        _cleanup_free_ char *buf = NULL;
+        WorkerMsg m = { .type = WORKER_MSG_REPORT, .worker = w->index, .iteration = w->iteration };
+
+        if (len > WORKER_REPORT_MAX)
+                return -E2BIG;
+        if (w->sock < 0)
+                return 0;
+        /* One SOCK_SEQPACKET message: the engine tells it from a plain WorkerMsg by its length. */
+        buf = malloc(sizeof m + len + 1);
+        if (!buf)
+                return -ENOMEM;
+        memcpy(buf, &m, sizeof m);
+        memcpy(buf + sizeof m, json, len + 1);
+        while (send(w->sock, buf, sizeof m + len + 1, MSG_NOSIGNAL) < 0)
+                if (errno != EINTR)
+                        return negative_errno();
+        return 0;
+}
+
 /* Waits up to ns for the engine; returns true if the engine asked us to stop (or went away). */
 static bool wait_or_stop(Worker *w, uint64_t ns)
 {
@@ -353,6 +376,8 @@ int worker_spawn(const WorkerSpec *spec, pid_t *ret_pid)
                 _exit(EXIT_FAILURE);
         for (int sig = 1; sig < _NSIG; sig++)
                 (void)sigaction(sig, &dfl, NULL);
+        /* The engine is -1000 to the OOM killer; a worker (and what it forks) must stay a fair victim. */
+        (void)oom_score_adj_unprotect();
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
 

@@ -71,6 +71,7 @@ typedef enum WorkerMsgType {
         WORKER_MSG_FATAL,     /* init or a step failed hard: result.error, result.detail; the worker exits */
         WORKER_MSG_DONE,      /* iterations done, exiting normally */
         WORKER_MSG_STOP,      /* engine → worker: stop now */
+        WORKER_MSG_REPORT,    /* a report section: the JSON text follows the WorkerMsg in the same message */
 } WorkerMsgType;
 
 typedef struct WorkerMsg {

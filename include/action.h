@@ -68,7 +68,15 @@ typedef enum ActionFlags {
         ACTION_NEEDS_KVM = 1 << 4,   /* needs /dev/kvm at start (module actions make it come and go) */
         ACTION_REBOOTS = 1 << 5,     /* takes the host down (kexec, reboot, panic): the run resumes in the next boot */
         ACTION_JOURNAL_STEPS = 1 << 6, /* every step gets a journal line (slow, consequential steps: module loads) */
+        /*
+         * Has the OOM killer take processes of its own on purpose, named ACTION_OOM_VICTIM_COMM: in a
+         * run with such an action their kills in kmsg are recorded as expected evidence, not counted.
+         */
+        ACTION_OOM_VICTIMS = 1 << 7,
 } ActionFlags;
+
+/* The comm of every process an ACTION_OOM_VICTIMS action offers to the OOM killer. */
+#define ACTION_OOM_VICTIM_COMM "hvt-oom-vmm"
 
 typedef struct ActionType {
         const char *name;
@@ -137,3 +145,15 @@ const ActionHost *worker_host(const Worker *w);
  * pacing (how long a loaded module is held before the step that unloads it). Applies once.
  */
 void worker_set_next_pause(Worker *w, uint64_t ns);
+
+#define WORKER_REPORT_MAX (32 * 1024)
+/*
+ * Hands the engine a section for this instance in the run report: a JSON
+ * object as text (at most WORKER_REPORT_MAX bytes), which replaces the one
+ * this instance handed before and is journaled. It lands in report.json as
+ * actors[].reports[] with "instance" added; a "lines" array of strings in
+ * it is what the text report prints. For results that are not counters
+ * (a load's per-stressor figures). -E2BIG if too long, -EINVAL if not an
+ * object is caught by the engine, which then ignores it.
+ */
+int worker_report(Worker *w, const char *json);
