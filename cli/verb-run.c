@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "log.h"
 #include "report.h"
+#include "self-protect.h"
 #include "verbs.h"
 
 typedef struct RunCtx {
@@ -244,6 +245,9 @@ int verb_run(int argc, char *argv[])
                 profile_free(profile);
                 return 0;
         }
+
+        /* This process writes the journal and the report: never the OOM killer's victim. */
+        self_protect("hvtorture run");
 
         /* Signals and child exits come to us through the event loop, not as async handlers. */
         sigemptyset(&mask);

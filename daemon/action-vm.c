@@ -79,6 +79,9 @@ static const char *const vm_end_names[_END_MAX + 1] = {
         NULL,
 };
 
+/* End=shared-fd: races per step, at most. */
+#define SHARED_FD_PAIRS_MAX 16
+
 typedef struct VmParams {
         uint64_t vcpus;
         uint64_t memslots;
@@ -86,6 +89,7 @@ typedef struct VmParams {
         Range run;
         Weighted end;
         uint64_t recreate;
+        uint64_t shared_fd_pairs;
         bool stats;
         uint64_t memcg_headroom;
 } VmParams;
@@ -171,6 +175,10 @@ static const KeySpec vm_keys[] = {
           "how the VM's life ends, WORD[:WEIGHT]" },
         { "RecreateCount", KEY_UINT, offsetof(VmParams, recreate), "8", 1, 100000, NULL,
           "End=recreate: VMs per step, each created as the previous one is torn down" },
+        { "SharedFdPairs", KEY_UINT, offsetof(VmParams, shared_fd_pairs), "1", 1, SHARED_FD_PAIRS_MAX, NULL,
+          "End=shared-fd: races per step, one after the other while the earlier ones' exits and VM destroys "
+          "(which wait for SRCU grace periods) go on: more races per second on a host busy with other KVM "
+          "users, a looser alignment" },
         { "Stats", KEY_BOOL, offsetof(VmParams, stats), "yes", 0, 0, NULL,
           "sample KVM's binary stats (KVM_GET_STATS_FD) of the VM and every vCPU while the VM lives" },
         { "MemcgHeadroom", KEY_SIZE, offsetof(VmParams, memcg_headroom), "1M", 0, 1ULL << 30, NULL,
@@ -180,6 +188,8 @@ static const KeySpec vm_keys[] = {
 
 /* How long a helper process may take to reach its next state before we call it stuck. */
 #define VMM_TIMEOUT_NS (30 * NSEC_PER_SEC)
+#define PAIRS_SIZE (SHARED_FD_PAIRS_MAX * sizeof(RacePair))
+
 /* How long a spinning guest's counter may stand still before we call the VMM hung. */
 #define GUEST_STILL_NS (10 * NSEC_PER_SEC)
 /* fds a VMM needs besides one per vCPU: VM, stats, sockets, stdio, the worker's own. */
@@ -191,25 +201,38 @@ enum { PEER_WAIT, PEER_HOLDING, PEER_FAILED };
 /* The page the worker and its helper processes share. Reset at the start of every step that forks. */
 typedef struct VmShared {
         _Atomic uint32_t vmm;     /* VMM_*: set by the VMM child */
-        _Atomic uint32_t peer;    /* PEER_*: set by the shared-fd peer */
+        _Atomic uint32_t peer;    /* memcg VMM: ready to be moved into its group */
         _Atomic uint32_t go;      /* set by the worker: the child may go on */
-        _Atomic uint32_t arrived; /* the shared-fd barrier */
-        _Atomic uint32_t ready;   /* shared-fd racers in place */
         _Atomic uint64_t exits;   /* the VMM child's exits to userspace */
         _Atomic uint32_t op;      /* KvmOp the VMM child is in (for an OOM kill's report) */
         _Atomic uint32_t progress; /* bumped by the memcg VMM after every KVM call */
         KvmFail fail;             /* the VMM child's failure */
         char why[STEP_DETAIL_MAX]; /* the VMM child's failure, when it is a limit and not a KvmFail */
         uint32_t vcpus, slots;    /* how far the VMM child got */
-        int32_t peer_fd, peer_error;
-        uint64_t t_creator, t_peer; /* CLOCK_MONOTONIC right before exit / close */
         uint64_t exits_at_running, loops_at_running, t_running; /* the spinning VMM, as it started to spin */
 } VmShared;
+
+/* One shared-fd race: a creator, a peer, and what the worker needs to see of them. */
+typedef struct RacePair {
+        _Atomic uint32_t vmm;     /* the creator: VMM_SETUP → VMM_READY or VMM_FAILED */
+        _Atomic uint32_t peer;    /* PEER_* */
+        _Atomic uint32_t ready;   /* racers in place; the second one wakes the worker */
+        _Atomic uint32_t go;      /* set by the worker */
+        _Atomic uint32_t arrived; /* the barrier */
+        _Atomic uint64_t exits;   /* the creator's VM's exits to userspace */
+        KvmFail fail;
+        char why[STEP_DETAIL_MAX];
+        uint32_t vcpus, slots;
+        uint64_t loops; /* the creator's guest loops */
+        int32_t peer_fd, peer_error;
+        uint64_t t_creator, t_peer; /* CLOCK_MONOTONIC right before the exit / the close */
+} RacePair;
 
 typedef struct VmState {
         uint8_t *mem; /* memslot i's host memory at mem + i * slot_size; MAP_SHARED so children share it */
         size_t mem_len;
         VmShared *shared;
+        RacePair *pairs; /* [SHARED_FD_PAIRS_MAX], shared with the racers */
         KvmStatsSchema *vm_schema, *vcpu_schema;
         uint64_t *vm_stats, *vcpu_stats; /* data buffers sized for the schemas */
         bool stats_unsupported;
@@ -290,11 +313,11 @@ static int check_limits(const VmParams *p, const KvmCaps *c, char *why, size_t l
         return 0;
 }
 
-static int build_memslots(const VmParams *p, VmState *s, KvmVm *vm)
+/* Memslot i over mem + i * SlotSize, at GPA i * SlotSize. */
+static int build_memslots(const VmParams *p, uint8_t *mem, KvmVm *vm)
 {
         for (uint64_t i = 0; i < p->memslots; i++) {
-                int r = kvm_vm_set_memslot(vm, (uint32_t)i, 0, i * p->slot_size, p->slot_size,
-                                           s->mem + i * p->slot_size);
+                int r = kvm_vm_set_memslot(vm, (uint32_t)i, 0, i * p->slot_size, p->slot_size, mem + i * p->slot_size);
                 if (r < 0)
                         return r;
         }
@@ -316,7 +339,7 @@ static int build_vcpus(uint64_t n_vcpus, KvmVm *vm)
  * memory (guest_load). On failure vm->fail or why says what went wrong;
  * *ret is set whenever a VM object exists, for the caller to free.
  */
-static int build_vm_n(const VmParams *p, VmState *s, uint64_t n_vcpus, KvmVm **ret, char *why, size_t why_len)
+static int build_vm_n(const VmParams *p, uint8_t *mem, uint64_t n_vcpus, KvmVm **ret, char *why, size_t why_len)
 {
         KvmVm *vm = NULL;
         int r;
@@ -331,15 +354,15 @@ static int build_vm_n(const VmParams *p, VmState *s, uint64_t n_vcpus, KvmVm **r
                 vm->fail.error = r;
                 return r;
         }
-        r = build_memslots(p, s, vm);
+        r = build_memslots(p, mem, vm);
         if (r < 0)
                 return r;
         return build_vcpus(n_vcpus, vm);
 }
 
-static int build_vm(const VmParams *p, VmState *s, KvmVm **ret, char *why, size_t why_len)
+static int build_vm(const VmParams *p, uint8_t *mem, KvmVm **ret, char *why, size_t why_len)
 {
-        return build_vm_n(p, s, p->vcpus, ret, why, why_len);
+        return build_vm_n(p, mem, p->vcpus, ret, why, why_len);
 }
 
 /* Counts what a VM did into the metrics; a vCPU that ran but whose guest never moved is a failure. */
@@ -452,7 +475,7 @@ static int end_close(Worker *w, const VmParams *p, VmState *s, VmEnd end, uint64
 
         worker_set_phase(w, "vm:create");
         guest_load(s->mem, (unsigned)p->vcpus);
-        r = build_vm(p, s, &vm, why, sizeof why);
+        r = build_vm(p, s->mem, &vm, why, sizeof why);
         if (r < 0)
                 return vm ? result_fail(ret, &vm->fail, why, NULL) : result(ret, VM_OUT_ENV_ERROR, r, "out of memory");
         worker_set_phase(w, "vm:run");
@@ -520,7 +543,7 @@ static int end_recreate(Worker *w, const VmParams *p, VmState *s, StepResult *re
                         return result_fail(ret, &vm->fail, why, ctx);
                 }
                 guest_load(s->mem, (unsigned)p->vcpus);
-                r = build_memslots(p, s, vm);
+                r = build_memslots(p, s->mem, vm);
                 if (r >= 0)
                         r = build_vcpus(p->vcpus, vm);
                 if (r >= 0)
@@ -541,7 +564,6 @@ static int end_recreate(Worker *w, const VmParams *p, VmState *s, StepResult *re
 static void shared_reset(VmState *s)
 {
         memset(s->shared, 0, sizeof *s->shared);
-        s->shared->peer_fd = -1;
 }
 
 /*
@@ -592,7 +614,7 @@ _noreturn_ static void vmm_spin_main(const VmParams *p, VmState *s, int stats_so
         char why[STEP_DETAIL_MAX];
         int r;
 
-        r = build_vm(p, s, &vm, why, sizeof why);
+        r = build_vm(p, s->mem, &vm, why, sizeof why);
         if (r < 0)
                 child_failed(sh, vm ? &vm->fail : NULL, -ENOMEM, why[0] ? why : vm ? NULL : "out of memory", 1);
         vm->shared_exits = &sh->exits;
@@ -887,26 +909,26 @@ static void racer_prepare(int cpu, bool rt)
 }
 
 /* A racer is in place; the second one wakes the worker. */
-static void racer_ready(VmShared *sh)
+static void racer_ready(RacePair *rp)
 {
-        if (atomic_fetch_add(&sh->ready, 1) + 1 == 2)
-                futex_wake_all(&sh->ready);
+        if (atomic_fetch_add(&rp->ready, 1) + 1 == 2)
+                futex_wake_all(&rp->ready);
 }
 
 /* Until both racers are ready, one of them died, or VMM_TIMEOUT_NS. */
-static int wait_both_ready(VmShared *sh, pid_t creator, pid_t peer)
+static int wait_both_ready(RacePair *rp, pid_t creator, pid_t peer)
 {
         uint64_t deadline = now_ns(CLOCK_MONOTONIC) + VMM_TIMEOUT_NS;
 
         for (;;) {
-                uint32_t v = atomic_load(&sh->ready);
+                uint32_t v = atomic_load(&rp->ready);
                 if (v >= 2)
                         return 0;
                 if (!proc_alive(creator) || !proc_alive(peer))
                         return -ECHILD;
                 if (now_ns(CLOCK_MONOTONIC) >= deadline)
                         return -ETIMEDOUT;
-                (void)futex_wait_change(&sh->ready, v, 5 * NSEC_PER_MSEC);
+                (void)futex_wait_change(&rp->ready, v, 5 * NSEC_PER_MSEC);
         }
 }
 
@@ -915,13 +937,22 @@ static int wait_both_ready(VmShared *sh, pid_t creator, pid_t peer)
  * of at most 20 ms (even at RT priority), then a sleep until the other one
  * comes — late, on a host too loaded to align them, and the spread shows it.
  */
-static int racer_go(VmShared *sh)
+static int racer_go(RacePair *rp)
 {
-        (void)proc_wait_word(&sh->go, 0, 0, VMM_TIMEOUT_NS);
-        return proc_barrier(&sh->arrived, 2, 20 * NSEC_PER_MSEC, VMM_TIMEOUT_NS);
+        (void)proc_wait_word(&rp->go, 0, 0, VMM_TIMEOUT_NS);
+        return proc_barrier(&rp->arrived, 2, 20 * NSEC_PER_MSEC, VMM_TIMEOUT_NS);
 }
 
-_noreturn_ static void peer_main(VmShared *sh, int sock, int cpu)
+_noreturn_ static void pair_failed(RacePair *rp, const KvmFail *f, int error, const char *why, int code)
+{
+        rp->fail = f ? *f : (KvmFail){ .error = error };
+        if (why)
+                snprintf(rp->why, sizeof rp->why, "%s", why);
+        futex_set(&rp->vmm, VMM_FAILED);
+        proc_exit(code);
+}
+
+_noreturn_ static void peer_main(RacePair *rp, int sock, int cpu)
 {
         int fd, r;
         uint64_t t;
@@ -929,151 +960,229 @@ _noreturn_ static void peer_main(VmShared *sh, int sock, int cpu)
         r = proc_recv_fds(sock, &fd, 1);
         close(sock);
         if (r < 0) {
-                sh->peer_error = r;
-                futex_set(&sh->peer, PEER_FAILED);
+                rp->peer_error = r;
+                futex_set(&rp->peer, PEER_FAILED);
                 proc_exit(3);
         }
-        sh->peer_fd = fd;
+        rp->peer_fd = fd;
         racer_prepare(cpu, false);
-        atomic_store(&sh->peer, PEER_HOLDING);
-        racer_ready(sh);
+        atomic_store(&rp->peer, PEER_HOLDING);
+        racer_ready(rp);
         /* The worker looks at our fd table before it lets us race. */
-        r = racer_go(sh);
+        r = racer_go(rp);
         t = now_ns(CLOCK_MONOTONIC);
+        rp->t_peer = t;
         if (close(fd) < 0)
-                sh->peer_error = negative_errno();
-        sh->t_peer = t;
+                rp->peer_error = negative_errno();
         if (r < 0)
-                sh->peer_error = r;
+                rp->peer_error = r;
         proc_exit(r < 0 ? 4 : 0);
 }
 
-_noreturn_ static void creator_main(const VmParams *p, VmState *s, int sock, uint64_t run_ns, int cpu)
+_noreturn_ static void creator_main(const VmParams *p, RacePair *rp, int sock, uint64_t run_ns, int cpu)
 {
-        VmShared *sh = s->shared;
         KvmVm *vm = NULL;
         char why[STEP_DETAIL_MAX];
+        uint8_t *mem;
         int r;
 
-        r = build_vm(p, s, &vm, why, sizeof why);
+        /*
+         * Guest memory of the creator's own, private: its exit_mm really takes the memory the
+         * VM's memslots still point into (and each racing VM counts its own guest loops).
+         */
+        mem = mmap(NULL, (size_t)(p->memslots * p->slot_size), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (mem == MAP_FAILED)
+                pair_failed(rp, &(KvmFail){ .op = KVM_OP_MMAP_MEMORY, .error = negative_errno() }, 0, NULL, 1);
+        guest_load(mem, (unsigned)p->vcpus);
+        r = build_vm(p, mem, &vm, why, sizeof why);
         if (r < 0)
-                child_failed(sh, vm ? &vm->fail : NULL, -ENOMEM, why[0] ? why : vm ? NULL : "out of memory", 1);
-        vm->shared_exits = &sh->exits;
-        sh->vcpus = vm->n_vcpus;
-        sh->slots = vm->n_slots;
+                pair_failed(rp, vm ? &vm->fail : NULL, -ENOMEM, why[0] ? why : vm ? NULL : "out of memory", 1);
+        vm->shared_exits = &rp->exits;
+        rp->vcpus = vm->n_vcpus;
+        rp->slots = vm->n_slots;
         r = kvm_vm_run_for(vm, run_ns);
         if (r < 0)
-                child_failed(sh, &vm->fail, 0, NULL, 1);
+                pair_failed(rp, &vm->fail, 0, NULL, 1);
+        rp->loops = kvm_vm_guest_loops(vm);
         r = proc_send_fds(sock, &vm->vm_fd, 1);
         if (r < 0)
-                child_failed(sh, NULL, r, "sending the VM fd to the peer failed", 1);
+                pair_failed(rp, NULL, r, "sending the VM fd to the peer failed", 1);
         close(sock);
         /* Every reference of ours but the mm goes now; memslots stay set. The peer's fd is the last one. */
         kvm_vm_close_vcpus(vm);
         kvm_vm_close_vm_fd(vm);
         racer_prepare(cpu, true);
-        atomic_store(&sh->vmm, VMM_READY);
-        racer_ready(sh);
-        r = racer_go(sh);
-        sh->t_creator = now_ns(CLOCK_MONOTONIC);
+        atomic_store(&rp->vmm, VMM_READY);
+        racer_ready(rp);
+        r = racer_go(rp);
+        rp->t_creator = now_ns(CLOCK_MONOTONIC);
         /* exit_mm → MMU notifier release, while the peer's close destroys the VM. */
         proc_exit(r < 0 ? 2 : 0);
 }
 
+static void kill_reap_all(pid_t *pids, unsigned n)
+{
+        for (unsigned i = 0; i < n; i++)
+                pids[i] = proc_kill_reap(pids[i]);
+}
+
+/* Why pair i could not race: fills ret. */
+static int pair_setup_failed(RacePair *rp, int r, int sc, int sp, StepResult *ret)
+{
+        char b1[64], b2[64];
+
+        if (atomic_load(&rp->vmm) == VMM_FAILED)
+                return result_fail(ret, &rp->fail, rp->why, "VM creator");
+        return result(ret, VM_OUT_FAILURE, r < 0 ? r : rp->peer_error ?: -EPROTO,
+                      "the race never started (creator %s, peer %s)", proc_status_describe(sc, b1, sizeof b1),
+                      proc_status_describe(sp, b2, sizeof b2));
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
 static int end_shared_fd(Worker *w, const VmParams *p, VmState *s, uint64_t run_ns, StepResult *ret)
 {
-        VmShared *sh = s->shared;
-        char link[64], path[64], b1[64], b2[64];
+        unsigned n = (unsigned)p->shared_fd_pairs;
+        pid_t creators[SHARED_FD_PAIRS_MAX], peers[SHARED_FD_PAIRS_MAX];
+        int sc[SHARED_FD_PAIRS_MAX] = {}, sp[SHARED_FD_PAIRS_MAX] = {};
+        uint64_t spreads[SHARED_FD_PAIRS_MAX];
         struct timeval tv = { .tv_sec = VMM_TIMEOUT_NS / NSEC_PER_SEC };
-        pid_t peer = -1, creator = -1;
-        int sv[2], sc = 0, sp = 0, r, cpu_peer = nth_allowed_cpu(0), cpu_creator = nth_allowed_cpu(1);
-        ssize_t k;
+        int r, cpu_peer = nth_allowed_cpu(0), cpu_creator = nth_allowed_cpu(1);
+        char link[64] = "", path[64], b1[64], b2[64];
 
-        shared_reset(s);
-        guest_load(s->mem, (unsigned)p->vcpus);
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-                return result(ret, VM_OUT_ENV_ERROR, negative_errno(), "socketpair: %m");
-        (void)setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        memset(s->pairs, 0, n * sizeof *s->pairs);
+        for (unsigned i = 0; i < n; i++) {
+                creators[i] = peers[i] = -1;
+                s->pairs[i].peer_fd = -1;
+        }
 
+        /* Every pair at once: their VMs are built side by side while the races run one by one. */
         worker_set_phase(w, "vm:create");
-        peer = proc_fork_child();
-        if (peer == 0) {
+        for (unsigned i = 0; i < n; i++) {
+                RacePair *rp = &s->pairs[i];
+                int sv[2];
+
+                if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+                        r = negative_errno();
+                        kill_reap_all(creators, i);
+                        kill_reap_all(peers, i);
+                        return result(ret, VM_OUT_ENV_ERROR, r, "socketpair: %s", strerror(-r));
+                }
+                (void)setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+                peers[i] = proc_fork_child();
+                if (peers[i] == 0) {
+                        close(sv[0]);
+                        peer_main(rp, sv[1], cpu_creator >= 0 ? cpu_peer : -1);
+                }
+                if (peers[i] > 0)
+                        creators[i] = proc_fork_child();
+                if (creators[i] == 0) {
+                        close(sv[1]);
+                        creator_main(p, rp, sv[0], run_ns, cpu_creator);
+                }
                 close(sv[0]);
-                peer_main(sh, sv[1], cpu_creator >= 0 ? cpu_peer : -1);
-        }
-        if (peer > 0)
-                creator = proc_fork_child();
-        if (creator == 0) {
                 close(sv[1]);
-                creator_main(p, s, sv[0], run_ns, cpu_creator);
-        }
-        close(sv[0]);
-        close(sv[1]);
-        if (peer < 0 || creator < 0) {
-                r = peer < 0 ? peer : creator;
-                proc_kill_reap(peer);
-                return result(ret, kvm_error_is_env(r) ? VM_OUT_ENV_ERROR : VM_OUT_FAILURE, r, "fork: %s",
-                              strerror(-r));
+                if (peers[i] < 0 || creators[i] < 0) {
+                        r = peers[i] < 0 ? peers[i] : creators[i];
+                        kill_reap_all(creators, i + 1);
+                        kill_reap_all(peers, i + 1);
+                        return result(ret, kvm_error_is_env(r) ? VM_OUT_ENV_ERROR : VM_OUT_FAILURE, r, "fork: %s",
+                                      strerror(-r));
+                }
         }
 
-        worker_set_phase(w, "vm:run");
-        /* One wake-up for both: the second of peer (holding) and creator (at the barrier) to get there. */
-        r = wait_both_ready(sh, creator, peer);
-        if (atomic_load(&sh->peer) != PEER_HOLDING) {
-                /* Most likely the creator failed and the peer saw its socket close. */
-                (void)proc_wait(creator, VMM_TIMEOUT_NS, &sc);
-                (void)proc_wait(peer, VMM_TIMEOUT_NS, &sp);
-                if (atomic_load(&sh->vmm) == VMM_FAILED)
-                        return result_fail(ret, &sh->fail, sh->why, "VM creator");
-                return result(ret, VM_OUT_FAILURE, r < 0 ? r : sh->peer_error,
-                              "peer never held the VM fd (creator %s, peer %s)", proc_status_describe(sc, b1, sizeof b1),
-                              proc_status_describe(sp, b2, sizeof b2));
+        /* The races one after the other; all racers are reaped at the end. */
+        for (unsigned i = 0; i < n; i++) {
+                RacePair *rp = &s->pairs[i];
+                ssize_t k;
+
+                worker_set_phase(w, "vm:run");
+                r = wait_both_ready(rp, creators[i], peers[i]);
+                if (atomic_load(&rp->peer) != PEER_HOLDING || atomic_load(&rp->vmm) != VMM_READY) {
+                        (void)proc_wait(creators[i], VMM_TIMEOUT_NS, &sc[i]);
+                        (void)proc_wait(peers[i], VMM_TIMEOUT_NS, &sp[i]);
+                        creators[i] = peers[i] = -1;
+                        pair_setup_failed(rp, r, sc[i], sp[i], ret);
+                        kill_reap_all(creators, n);
+                        kill_reap_all(peers, n);
+                        return 0;
+                }
+
+                /* The evidence that the peer holds the VM: its fd table, as anyone can see it. */
+                snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)peers[i], (int)rp->peer_fd);
+                k = readlink(path, link, sizeof link - 1);
+                link[k < 0 ? 0 : k] = '\0';
+                if (observer && observer->peer_holds_fd)
+                        observer->peer_holds_fd(peers[i], rp->peer_fd, observer->userdata);
+                if (!streq(link, "anon_inode:kvm-vm")) {
+                        kill_reap_all(creators, n);
+                        kill_reap_all(peers, n);
+                        return result(ret, VM_OUT_FAILURE, -EPROTO, "peer's fd %d is '%s', not the VM",
+                                      (int)rp->peer_fd, link);
+                }
+
+                worker_set_phase(w, "vm:shared-fd");
+                futex_set(&rp->go, 1);
+                /*
+                 * Next race once both left the barrier. Not sooner: two pairs at the barrier at once
+                 * would compete for the CPUs. Not later: the exit and the close each wait for an SRCU
+                 * grace period the race makes slow, and those waits are better overlapped. Polled,
+                 * so neither racer makes a syscall between the barrier and its fire to wake us.
+                 */
+                for (uint64_t until = now_ns(CLOCK_MONOTONIC) + VMM_TIMEOUT_NS;
+                     (atomic_load(&rp->arrived) & 0xffff) < 2 && now_ns(CLOCK_MONOTONIC) < until &&
+                     (proc_alive(creators[i]) || proc_alive(peers[i]));)
+                        sleep_ns(20 * NSEC_PER_USEC);
+                /*
+                 * And once both have left their CPUs (asleep in a grace period, or gone): the next
+                 * creator, at the same RT priority on the same CPU, would otherwise wait behind this
+                 * one's exit while its peer spins alone at the barrier.
+                 */
+                for (uint64_t until = now_ns(CLOCK_MONOTONIC) + 5 * NSEC_PER_MSEC;
+                     i + 1 < n && (proc_on_cpu(creators[i]) || proc_on_cpu(peers[i])) &&
+                     now_ns(CLOCK_MONOTONIC) < until;)
+                        sleep_ns(20 * NSEC_PER_USEC);
+        }
+        for (unsigned i = 0; i < n; i++) {
+                (void)proc_wait(creators[i], VMM_TIMEOUT_NS, &sc[i]);
+                (void)proc_wait(peers[i], VMM_TIMEOUT_NS, &sp[i]);
+                creators[i] = peers[i] = -1;
         }
 
-        /* The creator must be waiting for the go as well. */
-        if (atomic_load(&sh->vmm) != VMM_READY) {
-                (void)proc_wait(creator, VMM_TIMEOUT_NS, &sc);
-                proc_kill_reap(peer);
-                if (atomic_load(&sh->vmm) == VMM_FAILED)
-                        return result_fail(ret, &sh->fail, sh->why, "VM creator");
-                return result(ret, VM_OUT_FAILURE, r < 0 ? r : -EPROTO, "VM creator %s before the race",
-                              proc_status_describe(sc, b1, sizeof b1));
+        for (unsigned i = 0; i < n; i++) {
+                RacePair *rp = &s->pairs[i];
+
+                if (atomic_load(&rp->vmm) == VMM_FAILED)
+                        return result_fail(ret, &rp->fail, rp->why, "VM creator");
+                if (!WIFEXITED(sc[i]) || WEXITSTATUS(sc[i]) != 0 || !WIFEXITED(sp[i]) || WEXITSTATUS(sp[i]) != 0 ||
+                    rp->peer_error < 0)
+                        return result(ret, VM_OUT_FAILURE, rp->peer_error ?: -EPROTO, "race %u: creator %s, peer %s%s%s",
+                                      i + 1, proc_status_describe(sc[i], b1, sizeof b1),
+                                      proc_status_describe(sp[i], b2, sizeof b2), rp->peer_error < 0 ? ", peer error " : "",
+                                      rp->peer_error < 0 ? strerror(-rp->peer_error) : "");
+                /* Every vCPU of this VM came back from its guest at least once: guest code ran in it. */
+                if (atomic_load(&rp->exits) < rp->vcpus || rp->loops < rp->vcpus)
+                        return result(ret, VM_OUT_FAILURE, -EPROTO, "race %u: %" PRIu64 " exits from %u vCPUs", i + 1,
+                                      (uint64_t)atomic_load(&rp->exits), rp->vcpus);
+                spreads[i] = rp->t_creator > rp->t_peer ? rp->t_creator - rp->t_peer : rp->t_peer - rp->t_creator;
+                ret->metrics[VM_M_VMS]++;
+                ret->metrics[VM_M_VCPUS] += rp->vcpus;
+                ret->metrics[VM_M_MEMSLOTS] += rp->slots;
+                ret->metrics[VM_M_EXITS] += atomic_load(&rp->exits);
+                ret->metrics[VM_M_GUEST_LOOPS] += rp->loops;
         }
-
-        /* The evidence that the peer holds the VM: its fd table, as anyone can see it. */
-        snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)peer, (int)sh->peer_fd);
-        k = readlink(path, link, sizeof link - 1);
-        link[k < 0 ? 0 : k] = '\0';
-        if (observer && observer->peer_holds_fd)
-                observer->peer_holds_fd(peer, sh->peer_fd, observer->userdata);
-
-        worker_set_phase(w, "vm:shared-fd");
-        futex_set(&sh->go, 1);
-        r = proc_wait(creator, VMM_TIMEOUT_NS, &sc);
-        (void)proc_wait(peer, VMM_TIMEOUT_NS, &sp);
-        if (!streq(link, "anon_inode:kvm-vm"))
-                return result(ret, VM_OUT_FAILURE, -EPROTO, "peer's fd %d is '%s', not the VM", (int)sh->peer_fd, link);
-        if (atomic_load(&sh->vmm) == VMM_FAILED)
-                return result_fail(ret, &sh->fail, sh->why, "VM creator");
-        if (!WIFEXITED(sc) || WEXITSTATUS(sc) != 0 || !WIFEXITED(sp) || WEXITSTATUS(sp) != 0 || sh->peer_error < 0)
-                return result(ret, VM_OUT_FAILURE, sh->peer_error ?: -EPROTO, "creator %s, peer %s%s%s",
-                              proc_status_describe(sc, b1, sizeof b1), proc_status_describe(sp, b2, sizeof b2),
-                              sh->peer_error < 0 ? ", peer error " : "",
-                              sh->peer_error < 0 ? strerror(-sh->peer_error) : "");
-
-        ret->metrics[VM_M_VMS]++;
-        ret->metrics[VM_M_VCPUS] += sh->vcpus;
-        ret->metrics[VM_M_MEMSLOTS] += sh->slots;
-        ret->metrics[VM_M_EXITS] += atomic_load(&sh->exits);
-        ret->metrics[VM_M_GUEST_LOOPS] += guest_loops(p, s);
-        {
-                uint64_t spread = sh->t_creator > sh->t_peer ? sh->t_creator - sh->t_peer : sh->t_peer - sh->t_creator;
-                /* 0 means "no measurement" to the engine; a real 0 ns spread reads as 1. */
-                ret->race_spread_ns = spread ?: 1;
-                return result(ret, VM_OUT_SHARED_FD, 0,
-                              "peer %d held the VM as fd %d (%s); creator exited, peer closed, %" PRIu64 "ns apart",
-                              (int)peer, (int)sh->peer_fd, link, spread);
-        }
+        qsort(spreads, n, sizeof spreads[0], cmp_u64);
+        /* The worst pair of the step is its spread; 0 means "no measurement" to the engine, so a real 0 reads 1. */
+        ret->race_spread_ns = spreads[n - 1] ?: 1;
+        return result(ret, VM_OUT_SHARED_FD, 0,
+                      "%u races: each peer held its VM fd (%s) and closed it as the creator exited; spread max %" PRIu64
+                      "ns, median %" PRIu64 "ns",
+                      n, link, spreads[n - 1], spreads[n / 2]);
 }
 
 /* ---- fail-vcpu-emfile ---- */
@@ -1101,7 +1210,7 @@ static int end_fail_vcpu_emfile(Worker *w, const VmParams *p, VmState *s, uint64
         worker_set_phase(w, "vm:create");
         guest_load(s->mem, (unsigned)p->vcpus);
         /* Partial setup: the VM, its memslots and `before` vCPUs exist when the next one fails. */
-        r = build_vm_n(p, s, before, &vm, why, sizeof why);
+        r = build_vm_n(p, s->mem, before, &vm, why, sizeof why);
         if (r < 0)
                 return vm ? result_fail(ret, &vm->fail, why, NULL) : result(ret, VM_OUT_ENV_ERROR, r, "out of memory");
 
@@ -1259,16 +1368,18 @@ static int end_fail_memcg(Worker *w, const VmParams *p, VmState *s, StepResult *
         VmShared *sh = s->shared;
         const char *reason = NULL, *stall = "";
         uint64_t headroom = prng_range(worker_prng(w), 0, p->memcg_headroom) & ~4095ULL, usage = 0, kills = 0;
-        char name[80], buf[64];
+        char name[MEMCG_NAME_MAX], tag[48], buf[64];
         int status = 0, r;
         pid_t pid;
 
         r = memcg_detect(&reason);
         if (r < 0)
                 return result(ret, VM_OUT_UNAVAILABLE, r, "fail-memcg: %s", reason);
-        snprintf(name, sizeof name, "hvtorture-vm-%d-%u-%" PRIu64, (int)getpid(), worker_instance(w),
-                 worker_iteration(w));
-        r = memcg_create(name, &m);
+        snprintf(tag, sizeof tag, "vm-%u-%" PRIu64, worker_instance(w), worker_iteration(w));
+        /* Named for this worker, so a group it leaves behind by crashing is swept at the next start. */
+        r = memcg_name(name, sizeof name, tag);
+        if (r >= 0)
+                r = memcg_create(name, &m);
         if (r < 0)
                 return result(ret, VM_OUT_UNAVAILABLE, r, "fail-memcg: cannot create memory cgroup %s: %s", name,
                               strerror(-r));
@@ -1438,7 +1549,7 @@ static int end_fail_inject(Worker *w, const VmParams *p, VmState *s, StepResult 
                 uint32_t last = (uint32_t)p->memslots - 1;
                 uint64_t gpa = last * p->slot_size;
 
-                r = build_vm_n(p, s, 0, &vm, why, sizeof why);
+                r = build_vm_n(p, s->mem, 0, &vm, why, sizeof why);
                 if (r < 0)
                         return vm ? result_fail(ret, &vm->fail, why, NULL) : result(ret, VM_OUT_ENV_ERROR, r, "out of memory");
                 if (target == KVM_OP_SET_USER_MEMORY_REGION) {
@@ -1553,12 +1664,15 @@ static int vm_worker_init(Worker *w, const void *params, void **ret)
         s->mem_len = (size_t)(p->memslots * p->slot_size);
         s->mem = mmap(NULL, s->mem_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         s->shared = mmap(NULL, sizeof(VmShared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (s->mem == MAP_FAILED || s->shared == MAP_FAILED) {
+        s->pairs = mmap(NULL, PAIRS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (s->mem == MAP_FAILED || s->shared == MAP_FAILED || s->pairs == MAP_FAILED) {
                 int r = negative_errno();
                 if (s->mem != MAP_FAILED)
                         munmap(s->mem, s->mem_len);
                 if (s->shared != MAP_FAILED)
                         munmap(s->shared, sizeof(VmShared));
+                if (s->pairs != MAP_FAILED)
+                        munmap(s->pairs, PAIRS_SIZE);
                 free(s);
                 return r;
         }
@@ -1574,6 +1688,7 @@ static void vm_worker_done(Worker *w, const void *params, void *state)
                 return;
         munmap(s->mem, s->mem_len);
         munmap(s->shared, sizeof(VmShared));
+        munmap(s->pairs, PAIRS_SIZE);
         kvm_stats_schema_free(s->vm_schema);
         kvm_stats_schema_free(s->vcpu_schema);
         free(s->vm_stats);
@@ -1611,6 +1726,8 @@ static void vm_describe(const void *params, FILE *f)
                 fprintf(f, " %s:%u", vm_end_names[p->end.choice[i]], p->end.weight[i]);
                 if (p->end.choice[i] == END_RECREATE)
                         fprintf(f, "(%" PRIu64 " VMs)", p->recreate);
+                if (p->end.choice[i] == END_SHARED_FD && p->shared_fd_pairs > 1)
+                        fprintf(f, "(%" PRIu64 " races)", p->shared_fd_pairs);
         }
         if (!p->stats)
                 fputs(", no stats sampling", f);

@@ -8,12 +8,18 @@
 extern const ActionType action_vm;
 extern const ActionType action_memslot;
 extern const ActionType action_idle;
+extern const ActionType action_module;
+extern const ActionType action_oom;
+extern const ActionType action_stress;
 extern const ActionType action_net;
 
 const ActionType *const action_types[] = {
         &action_vm,
         &action_idle,
         &action_memslot,
+        &action_module,
+        &action_oom,
+        &action_stress,
         &action_net,
         NULL,
 };

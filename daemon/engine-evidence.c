@@ -101,6 +101,29 @@ static void write_evidence_file(Engine *e, size_t index, json_object *item)
                 log_warning_errno(r, "Cannot write evidence/%s, ignoring (the journal has it): %m", name);
 }
 
+/*
+ * An OOM kill the run provoked on purpose: the victim is a process an
+ * ACTION_OOM_VICTIMS action of this profile named ACTION_OOM_VICTIM_COMM
+ * ("Killed process N (hvt-oom-vmm)"). A kill of any other process is
+ * still a finding.
+ */
+static const ProfileActor *expected_oom_kill(Engine *e, int kind, json_object *item)
+{
+        const char *text;
+
+        if (kind != EVIDENCE_OOM)
+                return NULL;
+        text = json_get_str(item, "text", "");
+        if (!strstr(text, "(" ACTION_OOM_VICTIM_COMM ")"))
+                return NULL;
+        for (size_t i = 0; i < e->profile->n_actors; i++) {
+                const ProfileActor *a = &e->profile->actors[i];
+                if (a->action->flags & ACTION_OOM_VICTIMS)
+                        return a;
+        }
+        return NULL;
+}
+
 int engine_add_evidence(Engine *e, int kind, json_object *item, bool counted)
 {
         const char *title = NULL;
@@ -109,7 +132,10 @@ int engine_add_evidence(Engine *e, int kind, json_object *item, bool counted)
         bool ignored = kind >= 0 && kind < 64 && (e->profile->evidence.ignore & (1ULL << kind));
         uint64_t now = now_ns(CLOCK_REALTIME) / NSEC_PER_USEC;
 
-        counted = counted && !ignored;
+        /* Our own VMMs' kills are the plan, even where [Evidence] Count=oom counts everyone else's. */
+        const ProfileActor *provoked_by = expected_oom_kill(e, kind, item);
+
+        counted = counted && !ignored && !provoked_by;
         if (kind >= 0 && kind < 64 && (EVIDENCE_DEFAULT_UNCOUNTED & (1ULL << kind)) &&
             !(e->profile->evidence.count & (1ULL << kind)))
                 counted = false;
@@ -148,6 +174,12 @@ int engine_add_evidence(Engine *e, int kind, json_object *item, bool counted)
                 json_object_object_add(copy, "last_seen", ju64(now));
                 json_object_object_add(copy, "boot_id", jstr(e->boot_id));
                 json_object_object_add(copy, "counted", json_object_new_boolean(counted));
+                if (provoked_by) {
+                        char who[PROFILE_NAME_MAX + 16];
+                        snprintf(who, sizeof who, "[%s %s]", profile_role_to_string(provoked_by->role),
+                                 provoked_by->name);
+                        json_object_object_add(copy, "expected", jstr(who));
+                }
                 if (e->state == RUN_RUNNING || e->state == RUN_STOPPING)
                         json_object_object_add(copy, "in_flight", engine_actions_in_flight(e));
                 json_object_array_add(e->evidence, copy);

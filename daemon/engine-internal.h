@@ -43,6 +43,7 @@ typedef struct ActorRun {
         uint64_t journal_suppressed;
         unsigned first_worker, n_workers;
         unsigned live;
+        json_object **reports; /* per instance: the last section worker_report() handed over, or NULL */
         /* Triggers */
         uint64_t fired, skipped_busy;
         AlignSlot *align; /* AlignWith=: the slot this trigger waits on */
@@ -75,6 +76,7 @@ struct Engine {
         const HostConfig *host;
         char *state_dir;
         bool allow_destructive;
+        ActionHost action_host; /* what actions may do here: handed to check_allowed() and the workers */
         uint64_t progress_interval_ns;
         EngineCallbacks cb;
 

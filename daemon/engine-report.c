@@ -83,6 +83,16 @@ static json_object *actor_report_json(Engine *e, ActorRun *ar)
                 json_object_array_add(fails, f);
         }
         json_object_object_add(o, "problems", fails);
+        for (unsigned k = 0; ar->reports && k < ar->n_workers; k++) {
+                json_object *reps;
+                if (!ar->reports[k])
+                        continue;
+                if (!json_object_object_get_ex(o, "reports", &reps)) {
+                        reps = json_object_new_array();
+                        json_object_object_add(o, "reports", reps);
+                }
+                json_object_array_add(reps, json_object_get(ar->reports[k]));
+        }
         json_object_object_add(o, "workers_started", ju64(ar->workers_started));
         json_object_object_add(o, "workers_crashed", ju64(ar->workers_crashed));
         if (ar->journal_suppressed)

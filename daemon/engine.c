@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "engine-internal.h"
+#include "kvm-util.h"
 #include "log.h"
 
 static const char *const default_pstore_dirs[] = { "/sys/fs/pstore", "/var/lib/systemd/pstore", NULL };
@@ -86,6 +87,11 @@ int engine_new(sd_event *event, Profile *profile, const EngineOptions *opts, con
         e->profile = profile;
         e->host = opts->host;
         e->allow_destructive = opts->allow_destructive;
+        e->action_host = (ActionHost){
+                .config = opts->host,
+                .allow_destructive = opts->allow_destructive || (opts->host && opts->host->allow_destructive),
+                .engine_pid = getpid(),
+        };
         e->progress_interval_ns = opts->progress_interval_ns ? opts->progress_interval_ns : NSEC_PER_SEC;
         e->state_dir = strdup(opts->state_dir ? opts->state_dir
                                               : (opts->host && opts->host->state_dir ? opts->host->state_dir
@@ -128,6 +134,9 @@ int engine_new(sd_event *event, Profile *profile, const EngineOptions *opts, con
                         return -ENOMEM;
                 ar->first_worker = (unsigned)n_workers;
                 ar->n_workers = a->role == ROLE_ACTOR ? (unsigned)a->instances : 1;
+                ar->reports = calloc(ar->n_workers, sizeof *ar->reports);
+                if (!ar->reports)
+                        return -ENOMEM;
                 n_workers += ar->n_workers;
         }
 
@@ -191,6 +200,9 @@ Engine *engine_free(Engine *e)
         }
         for (size_t i = 0; i < e->n_actors; i++) {
                 free(e->actors[i].outcomes);
+                for (unsigned k = 0; e->actors[i].reports && k < e->actors[i].n_workers; k++)
+                        json_object_put(e->actors[i].reports[k]);
+                free(e->actors[i].reports);
                 sd_event_source_disable_unref(e->actors[i].timer);
         }
         free(e->actors);
@@ -403,19 +415,48 @@ static void handle_msg(EngineWorker *w, const WorkerMsg *m)
         }
 }
 
+/* A worker's report section (worker_report()): kept per instance, the last one wins, and journaled. */
+static void handle_report(EngineWorker *w, const char *text)
+{
+        ActorRun *ar = w->ar;
+        json_object *o = json_tokener_parse(text), *rec;
+
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return; /* not an object: ignored rather than misread */
+        }
+        json_object_object_add(o, "instance", json_object_new_int((int)w->instance));
+        json_object_put(ar->reports[w->instance]);
+        ar->reports[w->instance] = o;
+        rec = record_new("report");
+        json_object_object_add(rec, "actor", jstr(ar->actor->name));
+        json_object_object_add(rec, "instance", json_object_new_int((int)w->instance));
+        json_object_object_add(rec, "report", json_object_get(o));
+        engine_journal_write(w->engine, rec, JOURNAL_SYNC);
+}
+
 static void drain(EngineWorker *w)
 {
-        WorkerMsg m;
+        /* Big enough for a report section; the engine is single-threaded. */
+        static union {
+                WorkerMsg m;
+                char buf[sizeof(WorkerMsg) + WORKER_REPORT_MAX + 2];
+        } in;
 
         while (w->fd >= 0) {
-                ssize_t n = recv(w->fd, &m, sizeof m, MSG_DONTWAIT);
+                ssize_t n = recv(w->fd, &in, sizeof in - 1, MSG_DONTWAIT);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
                         break;
-                if ((size_t)n != sizeof m)
+                if ((size_t)n > sizeof in.m && in.m.type == WORKER_MSG_REPORT) {
+                        in.buf[n] = '\0';
+                        handle_report(w, in.buf + sizeof in.m);
+                        continue;
+                }
+                if ((size_t)n != sizeof in.m)
                         continue; /* not one of ours: ignore rather than misread */
-                handle_msg(w, &m);
+                handle_msg(w, &in.m);
         }
 }
 
@@ -521,6 +562,7 @@ static int worker_start(EngineWorker *w, uint64_t iterations, bool ignore_interv
                 .shared = e->shared,
                 .actor_index = (unsigned)(w->ar - e->actors),
                 .align = w->ar->actor->role == ROLE_TRIGGER ? w->ar->align : NULL,
+                .host = &e->action_host,
                 .sock = pair[1],
         };
         r = worker_spawn(&spec, &pid);
@@ -661,6 +703,8 @@ static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
 static int check_host(Engine *e)
 {
         const Profile *p = e->profile;
+        const ProfileActor *kvm_loader = NULL;
+        bool kvm_present = true;
         const char *why = NULL;
 
         if (profile_is_destructive(p, &why) && !e->allow_destructive &&
@@ -671,6 +715,30 @@ static int check_host(Engine *e)
                           p->path, why, e->host && e->host->path ? e->host->path : "/etc/hvtorture/hvtorture.conf");
                 return -EPERM;
         }
+        /* What the host config allows comes first: a refused module must change nothing, whatever else is missing. */
+        for (size_t i = 0; i < p->n_actors; i++) {
+                const ProfileActor *a = &p->actors[i];
+                _cleanup_free_ char *reason = NULL;
+                int r;
+
+                if (!a->action->check_allowed)
+                        continue;
+                r = a->action->check_allowed(a->params, &e->action_host, &reason);
+                if (r < 0) {
+                        engine_set_error(e, "%s: [%s %s] (Action=%s) is not allowed on this host: %s", p->path,
+                                  profile_role_to_string(a->role), a->name, a->action->name,
+                                  reason ? reason : strerror(-r));
+                        return r;
+                }
+        }
+        for (size_t i = 0; i < p->n_actors; i++)
+                if (p->actors[i].action->provides_kvm && p->actors[i].action->provides_kvm(p->actors[i].params))
+                        kvm_loader = &p->actors[i];
+        if (kvm_loader) {
+                _cleanup_close_ int fd = -1;
+                int r = kvm_open(&fd);
+                kvm_present = r >= 0 || !kvm_error_is_gone(r);
+        }
         for (size_t i = 0; i < p->n_actors; i++) {
                 const ProfileActor *a = &p->actors[i];
                 _cleanup_free_ char *reason = NULL;
@@ -678,6 +746,15 @@ static int check_host(Engine *e)
 
                 if (!a->action->check_host)
                         continue;
+                /*
+                 * A section that needs /dev/kvm may start without it when another one loads kvm: its
+                 * steps meet a missing /dev/kvm as an expected outcome until the module comes.
+                 */
+                if ((a->action->flags & ACTION_NEEDS_KVM) && kvm_loader && !kvm_present) {
+                        log_info("[%s %s] starts without /dev/kvm: [%s %s] loads kvm", profile_role_to_string(a->role),
+                                 a->name, profile_role_to_string(kvm_loader->role), kvm_loader->name);
+                        continue;
+                }
                 r = a->action->check_host(a->params, &reason);
                 if (r < 0) {
                         engine_set_error(e, "[%s %s] (Action=%s) cannot run on this host: %s",

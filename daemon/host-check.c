@@ -13,6 +13,7 @@
 #include <sys/utsname.h>
 
 #include "host-check.h"
+#include "kmod-util.h"
 #include "store.h"
 
 static int read_line(const char *path, char *buf, size_t len)
@@ -78,11 +79,52 @@ int probe_module_loading(char *buf, size_t len)
                 snprintf(buf, len, "%s does not exist: no modules for the running kernel", path);
                 return -ENOENT;
         }
-        if (access("/sys/module/kvm", F_OK) == 0 && access("/sys/module/kvm/initstate", F_OK) < 0) {
-                snprintf(buf, len, "modules load, but kvm is built into this kernel and cannot be unloaded");
-                return -EOPNOTSUPP;
-        }
         snprintf(buf, len, "modules load from %s", path);
+        return 0;
+}
+
+int probe_kvm_modules(const HostConfig *config, char *buf, size_t len)
+{
+        _cleanup_(modctx_freep) ModCtx *ctx = NULL;
+        const char *vendor = NULL, *names[2];
+        char state[128] = "";
+        int r;
+
+        r = cpu_kvm_vendor_module("/proc/cpuinfo", &vendor);
+        if (r < 0) {
+                snprintf(buf, len, "this CPU shows neither vmx nor svm: there is no vendor module to cycle");
+                return r;
+        }
+        r = modctx_new(&ctx);
+        if (r < 0) {
+                snprintf(buf, len, "cannot read the module indexes (libkmod): %s", strerror(-r));
+                return r;
+        }
+        names[0] = "kvm";
+        names[1] = vendor;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                _cleanup_(kmod_module_unrefp) struct kmod_module *m = NULL;
+                ModuleState st;
+
+                r = modctx_lookup(ctx, names[i], &m);
+                if (r == -EOPNOTSUPP) {
+                        snprintf(buf, len, "%s is built into this kernel: it cannot be unloaded", names[i]);
+                        return r;
+                }
+                if (r < 0) {
+                        snprintf(buf, len, "no %s module for this kernel in %s", names[i], modctx_dirname(ctx));
+                        return r;
+                }
+                if (module_state(m, &st) >= 0)
+                        snprintf(state + strlen(state), sizeof state - strlen(state), "%s%s %s",
+                                 i ? ", " : "", names[i], module_state_to_string(st));
+        }
+        if (config && (!host_config_module_allowed(config, "kvm") || !host_config_module_allowed(config, vendor))) {
+                snprintf(buf, len, "kvm and %s are modules here, but AllowModules= of %s does not list both: module "
+                                   "actions will refuse them", vendor, config->path ? config->path : "the host config");
+                return 1;
+        }
+        snprintf(buf, len, "kvm and %s (this CPU's vendor module) can be cycled; now: %s", vendor, state);
         return 0;
 }
 
@@ -222,6 +264,10 @@ size_t host_check_all(const HostConfig *config, HostCheck *ret, size_t max)
 
         r = probe_module_loading(b, sizeof b);
         add(ret, max, &n, "modules", r < 0 ? CHECK_MISSING : CHECK_OK, b);
+        if (r >= 0) {
+                r = probe_kvm_modules(config, b, sizeof b);
+                add(ret, max, &n, "kvm-modules", r < 0 ? CHECK_MISSING : r > 0 ? CHECK_WARN : CHECK_OK, b);
+        }
 
         r = probe_kexec(b, sizeof b);
         add(ret, max, &n, "kexec", r < 0 ? CHECK_MISSING : r > 0 ? CHECK_WARN : CHECK_OK, b);
@@ -262,6 +308,22 @@ size_t host_check_all(const HostConfig *config, HostCheck *ret, size_t max)
             access("/dev/net/tun", F_OK) == 0 ? "/dev/net/tun present" : "no /dev/net/tun: net actions cannot make taps");
         add(ret, max, &n, "vhost-net", access("/dev/vhost-net", F_OK) == 0 ? CHECK_OK : CHECK_MISSING,
             access("/dev/vhost-net", F_OK) == 0 ? "/dev/vhost-net present" : "no /dev/vhost-net (modprobe vhost_net)");
+
+        /* CAP_SYS_RESOURCE (bit 24): needed to lower oom_score_adj, so the run is never the OOM killer's pick. */
+        {
+                _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+                unsigned long long eff = 0;
+                char line[256];
+                while (f && fgets(line, sizeof line, f))
+                        if (sscanf(line, "CapEff: %llx", &eff) == 1)
+                                break;
+                if (eff & (1ULL << 24))
+                        add(ret, max, &n, "oom-protect", CHECK_OK,
+                            "CAP_SYS_RESOURCE: runs set their oom_score_adj to -1000, the OOM killer never picks them");
+                else
+                        add(ret, max, &n, "oom-protect", CHECK_WARN,
+                            "no CAP_SYS_RESOURCE: runs cannot lower their oom_score_adj; an OOM may take the run itself");
+        }
 
         r = probe_netem(b, sizeof b);
         add(ret, max, &n, "netem", r < 0 ? CHECK_MISSING : CHECK_OK, b);

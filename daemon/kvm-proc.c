@@ -3,6 +3,7 @@
  * Child processes, futexes, a spin barrier and fd passing for the
  * multi-process KVM scenarios. See kvm-proc.h.
  */
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <sched.h>
@@ -90,6 +91,25 @@ bool proc_alive(pid_t pid)
         if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
                 return false; /* not our child any more: already reaped */
         return si.si_pid == 0;
+}
+
+bool proc_on_cpu(pid_t pid)
+{
+        char path[64], buf[256], *p;
+        ssize_t k;
+        int fd;
+
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        k = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (k <= 0)
+                return false;
+        buf[k] = '\0';
+        p = strrchr(buf, ')');
+        return p && p[1] == ' ' && p[2] == 'R';
 }
 
 pid_t proc_kill_reap(pid_t pid)

@@ -37,6 +37,8 @@ _noreturn_ void proc_exit(int code);
 int proc_wait(pid_t pid, uint64_t timeout_ns, int *ret_status);
 /* True while pid (our child) has not exited; does not reap. */
 bool proc_alive(pid_t pid);
+/* True while pid is running or runnable (state R in /proc/PID/stat): it holds or wants a CPU. */
+bool proc_on_cpu(pid_t pid);
 /* SIGKILL and reap, for error paths; pid <= 0 is ignored. Returns -1 for `pid = proc_kill_reap(pid)`. */
 pid_t proc_kill_reap(pid_t pid);
 /* "exited with status 3", "killed by SIGKILL", … for details. */

@@ -15,7 +15,7 @@
 
 static const char *const kvm_op_names[_KVM_OP_MAX] = {
         [KVM_OP_NONE] = "(none)",
-        [KVM_OP_OPEN] = "open " KVM_DEVICE_PATH,
+        [KVM_OP_OPEN] = ("open " KVM_DEVICE_PATH),
         [KVM_OP_GET_API_VERSION] = "KVM_GET_API_VERSION",
         [KVM_OP_CHECK_EXTENSION] = "KVM_CHECK_EXTENSION",
         [KVM_OP_GET_VCPU_MMAP_SIZE] = "KVM_GET_VCPU_MMAP_SIZE",

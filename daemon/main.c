@@ -11,6 +11,7 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "self-protect.h"
 
 static const char *arg_config = HVT_HOST_CONFIG;
 static const char *arg_state_dir;
@@ -104,6 +105,9 @@ static int run(void)
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGCHLD);
         sigprocmask(SIG_BLOCK, &mask, NULL);
+
+        /* OOMScoreAdjust=-1000 in the unit; again here for a daemon started any other way. */
+        self_protect("hvtortured");
 
         r = sd_event_default(&event);
         if (r < 0)

@@ -152,6 +152,24 @@ void report_print_text(json_object *r, FILE *f)
                         fputc('\n', f);
                 }
 
+                /* Sections actions handed over (worker_report()): their "lines", under the actor's name. */
+                any = false;
+                for (size_t i = 0; i < n_actors; i++) {
+                        json_object *a = json_object_array_get_idx(actors, i), *reps = NULL;
+                        json_object_object_get_ex(a, "reports", &reps);
+                        for (size_t k = 0; reps && k < json_object_array_length(reps); k++) {
+                                json_object *lines = NULL;
+                                json_object_object_get_ex(json_object_array_get_idx(reps, k), "lines", &lines);
+                                for (size_t l = 0; lines && l < json_object_array_length(lines); l++) {
+                                        if (!any)
+                                                fprintf(f, "\nReports:\n");
+                                        any = true;
+                                        fprintf(f, "  %-16s %s\n", l == 0 ? json_get_str(a, "name", "?") : "",
+                                                json_object_get_string(json_object_array_get_idx(lines, l)));
+                                }
+                        }
+                }
+
                 any = false;
                 for (size_t i = 0; i < n_actors; i++) {
                         json_object *a = json_object_array_get_idx(actors, i), *p = NULL;
@@ -193,9 +211,13 @@ void report_print_text(json_object *r, FILE *f)
                 fprintf(f, "\nEvidence (%zu distinct):\n", n_evidence);
                 for (size_t i = 0; i < n_evidence; i++) {
                         json_object *ev = json_object_array_get_idx(evidence, i);
-                        fprintf(f, "  %4" PRId64 "× %-10s %s%s\n", json_get_int(ev, "count", 1),
-                                json_get_str(ev, "kind", "?"), json_get_str(ev, "title", "(untitled)"),
-                                json_object_get_boolean(json_object_object_get(ev, "counted")) ? "" : " (ignored)");
+                        const char *expected = json_get_str(ev, "expected", NULL);
+                        fprintf(f, "  %4" PRId64 "× %-10s %s", json_get_int(ev, "count", 1),
+                                json_get_str(ev, "kind", "?"), json_get_str(ev, "title", "(untitled)"));
+                        if (expected)
+                                fprintf(f, " (expected: provoked by %s)\n", expected);
+                        else
+                                fputs(json_object_get_boolean(json_object_object_get(ev, "counted")) ? "\n" : " (ignored)\n", f);
                 }
         }
         if (json_get_str(r, "run_dir", NULL))
@@ -316,6 +338,10 @@ void report_print_junit(json_object *r, FILE *f)
                         fprintf(f, " (seen %" PRId64 " times)\">", json_get_int(ev, "count", 1));
                         xml_put(f, json_get_str(ev, "raw", json_get_str(ev, "text", "")));
                         fputs("</failure>\n", f);
+                } else if (json_get_str(ev, "expected", NULL)) {
+                        fputs("      <skipped message=\"expected: provoked by ", f);
+                        xml_put(f, json_get_str(ev, "expected", ""));
+                        fputs("\"/>\n", f);
                 } else
                         fputs("      <skipped message=\"ignored by the profile's [Evidence] Ignore=\"/>\n", f);
                 fputs("    </testcase>\n", f);

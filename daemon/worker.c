@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 
 #include "log.h"
+#include "self-protect.h"
 #include "worker.h"
 
 struct Worker {
@@ -28,6 +29,8 @@ struct Worker {
         void *state;
         const char *run_id;
         bool initialized;
+        const ActionHost *host;
+        uint64_t next_pause; /* UINT64_MAX: draw from Interval= */
         char tag[64];
 };
 
@@ -54,6 +57,16 @@ uint64_t worker_iteration(const Worker *w)
 const char *worker_run_id(const Worker *w)
 {
         return w->run_id;
+}
+
+const ActionHost *worker_host(const Worker *w)
+{
+        return w->host;
+}
+
+void worker_set_next_pause(Worker *w, uint64_t ns)
+{
+        w->next_pause = ns;
 }
 
 bool worker_should_stop(Worker *w)
@@ -189,6 +202,28 @@ void worker_note(Worker *w, const char *format, ...)
         send_msg(w, WORKER_MSG_NOTE, now_ns(CLOCK_MONOTONIC), 0, &res);
 }
 
+int worker_report(Worker *w, const char *json)
+{
+        size_t len = strlen(json);
+        _cleanup_free_ char *buf = NULL;
+        WorkerMsg m = { .type = WORKER_MSG_REPORT, .worker = w->index, .iteration = w->iteration };
+
+        if (len > WORKER_REPORT_MAX)
+                return -E2BIG;
+        if (w->sock < 0)
+                return 0;
+        /* One SOCK_SEQPACKET message: the engine tells it from a plain WorkerMsg by its length. */
+        buf = malloc(sizeof m + len + 1);
+        if (!buf)
+                return -ENOMEM;
+        memcpy(buf, &m, sizeof m);
+        memcpy(buf + sizeof m, json, len + 1);
+        while (send(w->sock, buf, sizeof m + len + 1, MSG_NOSIGNAL) < 0)
+                if (errno != EINTR)
+                        return negative_errno();
+        return 0;
+}
+
 /* Waits up to ns for the engine; returns true if the engine asked us to stop (or went away). */
 static bool wait_or_stop(Worker *w, uint64_t ns)
 {
@@ -266,6 +301,8 @@ _noreturn_ void worker_main(const WorkerSpec *spec)
                 .shared = spec->shared,
                 .actor_index = spec->actor_index,
                 .run_id = spec->run_id,
+                .host = spec->host,
+                .next_pause = UINT64_MAX,
         };
         const ProfileActor *a = spec->actor;
         int r;
@@ -285,6 +322,10 @@ _noreturn_ void worker_main(const WorkerSpec *spec)
                 StepResult res = {};
                 uint64_t pause = spec->ignore_interval ? 0 : prng_range(&w.prng, a->interval.lo, a->interval.hi);
                 uint64_t start, end, spread = 0;
+
+                if (w.next_pause != UINT64_MAX && !spec->ignore_interval)
+                        pause = w.next_pause;
+                w.next_pause = UINT64_MAX;
 
                 worker_set_phase(&w, "pause");
                 if (wait_or_stop(&w, pause))
@@ -342,6 +383,8 @@ int worker_spawn(const WorkerSpec *spec, pid_t *ret_pid)
                 _exit(EXIT_FAILURE);
         for (int sig = 1; sig < _NSIG; sig++)
                 (void)sigaction(sig, &dfl, NULL);
+        /* The engine is -1000 to the OOM killer; a worker (and what it forks) must stay a fair victim. */
+        (void)oom_score_adj_unprotect();
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
 
@@ -374,6 +417,7 @@ int worker_new_local(const ProfileActor *actor, uint64_t seed, unsigned instance
         w->instance = instance;
         w->sock = -1;
         w->slot = &w->local_slot;
+        w->next_pause = UINT64_MAX;
         prng_split(&w->prng, seed, actor->name, instance);
         *ret = w;
         return 0;
@@ -405,4 +449,16 @@ int worker_local_step(Worker *w, StepResult *ret)
 const char *worker_local_phase(Worker *w)
 {
         return w->slot->phase;
+}
+
+void worker_set_local_host(Worker *w, const ActionHost *host)
+{
+        w->host = host;
+}
+
+uint64_t worker_local_next_pause(Worker *w)
+{
+        uint64_t p = w->next_pause;
+        w->next_pause = UINT64_MAX;
+        return p;
 }

@@ -71,6 +71,7 @@ typedef enum WorkerMsgType {
         WORKER_MSG_FATAL,     /* init or a step failed hard: result.error, result.detail; the worker exits */
         WORKER_MSG_DONE,      /* iterations done, exiting normally */
         WORKER_MSG_STOP,      /* engine → worker: stop now */
+        WORKER_MSG_REPORT,    /* a report section: the JSON text follows the WorkerMsg in the same message */
 } WorkerMsgType;
 
 typedef struct WorkerMsg {
@@ -95,6 +96,7 @@ typedef struct WorkerSpec {
         SharedArea *shared;  /* the align table, to check on every phase change */
         unsigned actor_index; /* this worker's actor, as AlignSlot.actor names it */
         AlignSlot *align;     /* a trigger aligned with an actor's phase: wait here before stepping */
+        const ActionHost *host; /* what the run may do on this host; lives in the engine (inherited at fork) */
         int sock;
 } WorkerSpec;
 
@@ -115,3 +117,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Worker *, worker_free_local);
 int worker_local_step(Worker *w, StepResult *ret);
 /* The phase a local worker last published. */
 const char *worker_local_phase(Worker *w);
+/* Gives a local worker what the engine would (borrowed; must outlive the worker). */
+void worker_set_local_host(Worker *w, const ActionHost *host);
+/* The pause a local worker's action asked for before its next step (worker_set_next_pause), or UINT64_MAX. */
+uint64_t worker_local_next_pause(Worker *w);

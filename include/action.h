@@ -12,12 +12,26 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "conf.h"
 #include "prng.h"
 #include "result.h"
 
 typedef struct Worker Worker;
+typedef struct HostConfig HostConfig;
+
+/*
+ * What a run may do on this host, for actions that touch more than their
+ * own objects (module actions unload what everybody shares). The engine
+ * fills it before the run starts and hands it to check_allowed() and, through
+ * worker_host(), to every worker.
+ */
+typedef struct ActionHost {
+        const HostConfig *config; /* the host config (its defaults when there is no file); NULL: none was loaded */
+        bool allow_destructive;   /* the host's AllowDestructive=yes or the one-shot CLI's --allow-destructive */
+        pid_t engine_pid;         /* the process running the engine: the run's own processes descend from it */
+} ActionHost;
 
 /* How an outcome counts. */
 typedef enum OutcomeClass {
@@ -34,7 +48,7 @@ typedef struct Outcome {
 } Outcome;
 
 #define STEP_DETAIL_MAX 160
-#define ACTION_METRICS_MAX 8
+#define ACTION_METRICS_MAX 16
 
 /* What one step reports. The engine sums metrics per actor. */
 typedef struct StepResult {
@@ -54,7 +68,15 @@ typedef enum ActionFlags {
         ACTION_NEEDS_KVM = 1 << 4,   /* needs /dev/kvm at start (module actions make it come and go) */
         ACTION_REBOOTS = 1 << 5,     /* takes the host down (kexec, reboot, panic): the run resumes in the next boot */
         ACTION_JOURNAL_STEPS = 1 << 6, /* every step gets a journal line (slow, consequential steps: module loads) */
+        /*
+         * Has the OOM killer take processes of its own on purpose, named ACTION_OOM_VICTIM_COMM: in a
+         * run with such an action their kills in kmsg are recorded as expected evidence, not counted.
+         */
+        ACTION_OOM_VICTIMS = 1 << 7,
 } ActionFlags;
+
+/* The comm of every process an ACTION_OOM_VICTIMS action offers to the OOM killer. */
+#define ACTION_OOM_VICTIM_COMM "hvt-oom-vmm"
 
 typedef struct ActionType {
         const char *name;
@@ -76,6 +98,16 @@ typedef struct ActionType {
         void (*describe)(const void *params, FILE *f);
         /* Host check before a run starts: 0, or negative errno with *reason set (allocated). Optional. */
         int (*check_host)(const void *params, char **reason);
+        /*
+         * What the host config allows (allow-lists, opt-ins beyond Destructive=), checked before
+         * check_host: 0, or negative errno with *reason set (allocated). Optional.
+         */
+        int (*check_allowed)(const void *params, const ActionHost *host, char **reason);
+        /*
+         * True when steps with these params load kvm (a module action cycling it): sections whose
+         * action has ACTION_NEEDS_KVM may then start while /dev/kvm is absent. Optional.
+         */
+        bool (*provides_kvm)(const void *params);
 
         /* In the worker process. init and done are optional; step is required. */
         int (*worker_init)(Worker *w, const void *params, void **ret_state);
@@ -108,3 +140,22 @@ bool worker_should_stop(Worker *w);
 void worker_set_phase(Worker *w, const char *phase);
 /* Seconds-resolution free-form note that goes to the journal at once (rare events only). */
 void worker_note(Worker *w, const char *format, ...) _printf_(2, 3);
+/* What the run may do on this host (see ActionHost); NULL for a local worker nobody gave one. */
+const ActionHost *worker_host(const Worker *w);
+/*
+ * The pause before this worker's next step, instead of one drawn from Interval=: an action's own
+ * pacing (how long a loaded module is held before the step that unloads it). Applies once.
+ */
+void worker_set_next_pause(Worker *w, uint64_t ns);
+
+#define WORKER_REPORT_MAX (32 * 1024)
+/*
+ * Hands the engine a section for this instance in the run report: a JSON
+ * object as text (at most WORKER_REPORT_MAX bytes), which replaces the one
+ * this instance handed before and is journaled. It lands in report.json as
+ * actors[].reports[] with "instance" added; a "lines" array of strings in
+ * it is what the text report prints. For results that are not counters
+ * (a load's per-stressor figures). -E2BIG if too long, -EINVAL if not an
+ * object is caught by the engine, which then ignores it.
+ */
+int worker_report(Worker *w, const char *json);

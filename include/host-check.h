@@ -30,6 +30,12 @@ json_object *host_checks_to_json(const HostCheck *c, size_t n);
 /* The single probes, for actions: 0 if available, else negative errno and a reason in buf. */
 int probe_kvm(char *buf, size_t len, int *ret_api, int *ret_max_vcpus, int *ret_memslots);
 int probe_module_loading(char *buf, size_t len);
+/*
+ * kvm and this CPU's vendor module as the module action sees them: both
+ * exist for the running kernel and are not built in (else negative errno);
+ * 1 when config's AllowModules= does not list both (module actions refuse them).
+ */
+int probe_kvm_modules(const HostConfig *config, char *buf, size_t len);
 int probe_kexec(char *buf, size_t len);
 int probe_pstore(char *buf, size_t len);
 /* 2 for cgroup v2 (unified), 1 for v1 with the memory controller, negative errno if neither. */

@@ -217,6 +217,7 @@ int main(int argc, char **argv)
                 { "close-with-memslots-vm-first", "End=close-with-memslots-vm-first" },
                 { "sigkill", "End=sigkill" },
                 { "shared-fd", "End=shared-fd" },
+                { "shared-fd (SharedFdPairs=4)", "End=shared-fd\nSharedFdPairs=4" },
                 { "recreate (8 VMs/step)", "End=recreate\nRecreateCount=8" },
                 { "stats-after-end", "End=stats-after-end" },
                 { "fail-vcpu-emfile", "End=fail-vcpu-emfile", true },

@@ -171,7 +171,10 @@ static void test_guest_touch(void)
         ASSERT_EQ(vm->vcpus[0].mmio_exits, 1);
         ASSERT_EQ(vm->vcpus[0].run->exit_reason, KVM_EXIT_MMIO);
         ASSERT_EQ(vm->vcpus[0].run->mmio.phys_addr, SLOT);
-        ASSERT_OK(kvm_vm_run_for(vm, 2 * NSEC_PER_MSEC));
+        /* Until a whole loop ended with its OUT (bounded: a loaded machine may take a while). */
+        for (uint64_t until = now_ns(CLOCK_MONOTONIC) + 10 * NSEC_PER_SEC;
+             vm->vcpus[0].io_exits == 0 && now_ns(CLOCK_MONOTONIC) < until;)
+                ASSERT_OK(kvm_vm_run_for(vm, 2 * NSEC_PER_MSEC));
         ASSERT_TRUE(vm->vcpus[0].io_exits >= 1);
         ASSERT_TRUE(vm->vcpus[0].mmio_exits >= SLOT / (64 * 1024));
 
@@ -271,7 +274,8 @@ static void test_create_vcpu_emfile(void)
         ASSERT_OK(kvm_vm_add_vcpu(vm));
         ASSERT_EQ(vm->n_vcpus, 2);
         ASSERT_OK(kvm_vm_run_for(vm, 0));
-        ASSERT_EQ(*guest_counter(mem, 1), 1);
+        /* The new vCPU ran guest code (it loops until vCPU 0 stops it: at least once). */
+        ASSERT_TRUE(*guest_counter(mem, 1) >= 1);
         vm = kvm_vm_free(vm);
         munmap(mem, SLOT);
 }
