@@ -529,6 +529,12 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                 }
                 if (any_actor && all_done)
                         engine_stop(e, "all actors finished their iterations");
+                else if (ar->actor->role == ROLE_ACTOR && ar->actor->ends_run && ar->live == 0) {
+                        char why[96];
+                        snprintf(why, sizeof why, "[Actor %s] finished its iterations", ar->actor->name);
+                        engine_stop(e, why);
+                        e->stopped_early = false; /* EndsRun=: the profile's own end */
+                }
         }
         engine_maybe_finish(e);
         return 0;

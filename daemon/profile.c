@@ -49,6 +49,8 @@ static const KeySpec actor_keys[] = {
           "pause before each step, drawn at random from LOW..HIGH" },
         { "Iterations", KEY_UINT, offsetof(ProfileActor, iterations), NULL, 1, 0, NULL,
           "steps per instance, then the instance ends" },
+        { "EndsRun", KEY_BOOL, offsetof(ProfileActor, ends_run), "no", 0, 0, NULL,
+          "end the whole run once this actor has done its Iterations= (a run measured in cycles, not time)" },
         {}
 };
 
@@ -331,6 +333,14 @@ static int check_profile(Profile *p, const IniFile *f, ConfErrors *errs)
                 ProfileActor *a = &p->actors[i];
                 if (a->role == ROLE_ACTOR)
                         any_actor = true;
+                if (a->role == ROLE_ACTOR && a->ends_run) {
+                        if (!a->iterations)
+                                r = conf_error(errs, f->path, a->line, NULL, "EndsRun", "yes",
+                                               "[Actor %s] EndsRun=yes needs Iterations= (how many steps end the run)",
+                                               a->name);
+                        else
+                                bounded = true;
+                }
                 if (a->role == ROLE_TRIGGER && a->align_actor) {
                         const ProfileActor *t = profile_find_actor(p, a->align_actor);
                         if (!t || t->role != ROLE_ACTOR)

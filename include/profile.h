@@ -40,6 +40,7 @@ typedef struct ProfileActor {
         uint64_t instances;
         Range interval; /* pause before each step, ns */
         uint64_t iterations; /* per instance; 0 = unbounded */
+        bool ends_run;       /* EndsRun=: when this actor has done its iterations, the run ends */
 
         /* [Trigger] */
         uint64_t at_ns;            /* fire this long after the run starts; 0 = unset */

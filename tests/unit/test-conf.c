@@ -180,6 +180,11 @@ static void test_bad_profiles(void)
                      "[Actor a] (Action=idle) has no phase 'unload'; its phases: idle:busy");
         /* Whole-profile checks. */
         EXPECT_ERROR("[Profile]\nDescription=x\n[Actor a]\nAction=idle\n", "the run has no end");
+        EXPECT_ERROR("[Profile]\nDuration=1s\n[Actor a]\nAction=idle\nEndsRun=yes\n", "EndsRun=yes needs Iterations=");
+        {
+                char *e = errors_of("[Profile]\n[Actor a]\nAction=idle\nIterations=3\nEndsRun=yes\n[Actor b]\nAction=idle\n");
+                ASSERT_TRUE(e == NULL); /* EndsRun= bounds the run though b has no end of its own */
+        }
         EXPECT_ERROR(HEAD, "nothing to do");
         EXPECT_ERROR("[Actor a]\nAction=idle\nIterations=3\n", "no [Profile] section");
         /* Syntax. */

@@ -247,6 +247,22 @@ static void test_iterations_stop(void)
         json_object_put(r);
 }
 
+static void test_ends_run(void)
+{
+        /* b runs forever on its own; a's 30 steps end the run. */
+        static const char text[] = "[Profile]\nDuration=1min\n[Actor a]\nAction=idle\nIterations=30\nEndsRun=yes\n"
+                                   "Interval=1ms\n[Actor b]\nAction=idle\nInterval=1ms\n";
+        Verdict v;
+        json_object *r = run_profile(text, 0, false, false, &v);
+
+        ASSERT_EQ(v, VERDICT_PASS);
+        ASSERT_STREQ(json_get_str(r, "stop_reason", ""), "[Actor a] finished its iterations");
+        ASSERT_EQ(json_get_int(actor(r, "a"), "steps", 0), 30);
+        ASSERT_TRUE(json_get_double(r, "elapsed_s", 99) < 30);
+        ASSERT_EQ(count_children(), 0);
+        json_object_put(r);
+}
+
 static void test_worker_crash_restarted(void)
 {
         static const char text[] = "[Profile]\nDuration=1s\n[Actor a]\nAction=idle\nInterval=1ms\n";
@@ -436,6 +452,7 @@ int main(void)
         test_boot_end();
         test_counts_and_cleanup();
         test_iterations_stop();
+        test_ends_run();
         test_worker_crash_restarted();
         test_verdicts();
         test_evidence_collapses_and_stops();

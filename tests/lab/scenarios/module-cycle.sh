@@ -20,7 +20,7 @@
 grep -qw svm /proc/cpuinfo || lab_fail "the guest CPU has no svm flag (QEMU -cpu max should give it)"
 lsmod | grep -q '^kvm' && lab_fail "kvm is loaded before the scenario starts: the test must find it unloaded"
 
-seconds=300
+seconds=480
 for w in $(cat /proc/cmdline); do
         case $w in
         hvtlab.module_cycle_seconds=*) seconds=${w#*=} ;;
@@ -47,9 +47,10 @@ Destructive=yes
 Action=module
 Modules=kvm ramoops
 EOF
-# A load of the pair takes about 0.8 s under emulation (tests/bench/module-cycle), about 1.8 s while VMs
-# run: 300 s give 100+ cycles with a margin (105 in 240 s on a busy host). The kernel command line word
-# hvtlab.module_cycle_seconds=N (tests/lab/lab run --append) changes it.
+# The run is measured in cycles: 220 steps of the module actor (a step is a load or an unload of the
+# pair, so 110 of each, some of them possibly in-use) end it (EndsRun=). Duration= only caps it, should the
+# guest be starved: a load takes about 0.8 s under emulation, about 1.8 s while VMs run. The kernel
+# command line word hvtlab.module_cycle_seconds=N (tests/lab/lab run --append) changes the cap.
 cat >/tmp/p/cycle.ini <<EOF
 [Profile]
 Description=kvm_amd and kvm cycled under nested VM churn
@@ -74,6 +75,8 @@ Unload=wait
 WaitTimeout=2s
 HoldTime=1ms..20ms
 Interval=1ms..10ms
+Iterations=220
+EndsRun=yes
 
 [Evidence]
 StopOn=panic
@@ -93,7 +96,7 @@ lab_result refuse_opt_in_rc $?
 lsmod >"$LAB_OUT/lsmod-after-refuse-opt-in.txt"
 
 # The real thing.
-lab_log "cycling kvm_amd and kvm under VM churn for ${seconds}s"
+lab_log "cycling kvm_amd and kvm under VM churn: 220 module steps, at most ${seconds}s"
 dmesg >"$LAB_OUT/dmesg-before-run.txt"
 hvtorture run --json --quiet --seed 42 /tmp/p/cycle.ini >"$LAB_OUT/run.json" 2>"$LAB_OUT/run.err"
 lab_result run_rc $?
