@@ -12,6 +12,11 @@ extern const ActionType action_module;
 extern const ActionType action_oom;
 extern const ActionType action_stress;
 extern const ActionType action_net;
+extern const ActionType action_kexec;
+extern const ActionType action_reboot;
+extern const ActionType action_panic;
+extern const ActionType action_crash;
+extern const ActionType action_graceful;
 
 const ActionType *const action_types[] = {
         &action_vm,
@@ -21,6 +26,11 @@ const ActionType *const action_types[] = {
         &action_oom,
         &action_stress,
         &action_net,
+        &action_kexec,
+        &action_reboot,
+        &action_panic,
+        &action_crash,
+        &action_graceful,
         NULL,
 };
 

@@ -127,6 +127,13 @@ struct Engine {
         uint64_t elapsed_before_ns; /* run time spent in earlier boots */
         uint64_t planned_reboots;
         char *expected_panic_trigger; /* a planned panic/crash trigger: its own panic is not evidence */
+        /*
+         * A reboot-class trigger fired in this boot and has not failed: every state save carries it as
+         * pending_reboot, and a stop now (systemd stopping us on the way down) suspends the run for the
+         * next boot instead of ending it.
+         */
+        const ActorRun *reboot_pending;
+        bool suspended;
         /* Where kmsg reading starts: the end for a new run; after a resume, where the last process stopped
          * (same boot) or the oldest record (a new boot: what it printed while booting is this run's too). */
         KmsgStart kmsg_start;

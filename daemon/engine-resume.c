@@ -72,6 +72,8 @@ int engine_save_state(Engine *e, const ActorRun *pending)
         json_object_object_add(o, "evidence", json_object_get(e->evidence));
         json_object_object_add(o, "evidence_counted", ju64(e->evidence_counted));
         json_object_object_add(o, "evidence_overflow", ju64(e->evidence_overflow));
+        if (!pending)
+                pending = e->reboot_pending;
         if (pending) {
                 json_object *p = json_object_new_object();
                 json_object_object_add(p, "trigger", jstr(pending->actor->name));
@@ -88,7 +90,7 @@ int engine_save_state(Engine *e, const ActorRun *pending)
                         json_object_object_add(k, "seq", ju64(seq));
                 json_object_object_add(o, "kmsg", k);
         }
-        json_object_object_add(o, "finished", json_object_new_boolean(e->state == RUN_FINISHED));
+        json_object_object_add(o, "finished", json_object_new_boolean(e->state == RUN_FINISHED && !e->suspended));
 
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         r = write_file_atomic_at(e->run_fd, "state.json", text, strlen(text));

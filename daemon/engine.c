@@ -362,6 +362,8 @@ static void handle_step(EngineWorker *w, const WorkerMsg *m)
                 json_object_object_add(rec, "iteration", ju64(m->iteration));
                 json_object_object_add(rec, "outcome", jstr(o->name));
                 json_object_object_add(rec, "duration_ns", ju64(m->duration_ns));
+                /* When the step ended, as the worker measured it: not when its message got here. */
+                json_object_object_add(rec, "mono", ju64((m->start_ns + m->duration_ns) / NSEC_PER_USEC));
                 if (m->result.error)
                         json_object_object_add(rec, "error", jstr(strerror(abs(m->result.error))));
                 if (m->result.detail[0])
@@ -369,6 +371,12 @@ static void handle_step(EngineWorker *w, const WorkerMsg *m)
                 if (m->result.race_spread_ns)
                         json_object_object_add(rec, "race_spread_ns", ju64(m->result.race_spread_ns));
                 engine_journal_write(e, rec, ar->actor->role == ROLE_TRIGGER ? JOURNAL_SYNC : JOURNAL_NOSYNC);
+        }
+
+        /* A reboot trigger that came back did not take the host down: the next boot is not its doing. */
+        if ((t->flags & ACTION_REBOOTS) && o->class != OUTCOME_OK && e->reboot_pending == ar) {
+                e->reboot_pending = NULL;
+                (void)engine_save_state(e, NULL);
         }
 
         if (e->state == RUN_RUNNING && e->profile->iterations && e->total_steps >= e->profile->iterations)
@@ -631,8 +639,10 @@ static void trigger_fire(Engine *e, ActorRun *ar, const char *why)
         engine_journal_write(e, rec, JOURNAL_SYNC);
         ar->fired++;
         /* Counters and the reboot to come, synced: the next boot resumes from exactly here. */
-        if (ar->actor->action->flags & ACTION_REBOOTS)
+        if (ar->actor->action->flags & ACTION_REBOOTS) {
+                e->reboot_pending = ar;
                 (void)engine_save_state(e, ar);
+        }
         if (ar->align)
                 atomic_store_explicit(&ar->align->state, ALIGN_ARMED, memory_order_release);
         (void)worker_start(w, 1, true);
@@ -913,6 +923,8 @@ void engine_stop(Engine *e, const char *reason)
         if (e->state != RUN_RUNNING)
                 return;
         e->state = RUN_STOPPING;
+        /* The host is going down under a trigger of ours (systemd stops us on the way): the run goes on after it. */
+        e->suspended = e->reboot_pending != NULL;
         e->end_mono = now_ns(CLOCK_MONOTONIC);
         e->end_real = now_ns(CLOCK_REALTIME);
         free(e->stop_reason);
@@ -920,8 +932,10 @@ void engine_stop(Engine *e, const char *reason)
         e->stopped_early = !(streq(reason, "duration reached") || streq(reason, "iterations reached") ||
                              streq(reason, "all actors finished their iterations") || streq(reason, "reboots reached"));
 
-        rec = record_new("stop");
+        rec = record_new(e->suspended ? "suspend" : "stop");
         json_object_object_add(rec, "reason", jstr(reason));
+        if (e->suspended)
+                json_object_object_add(rec, "reboot_by", jstr(e->reboot_pending->actor->name));
         json_object_object_add(rec, "steps", ju64(e->total_steps));
         engine_journal_write(e, rec, JOURNAL_SYNC);
 
@@ -1000,6 +1014,18 @@ static void engine_finish(Engine *e)
                 (void)evidence_monitor_finish(e->monitor);
         e->verdict = compute_verdict(e);
         e->state = RUN_FINISHED;
+        if (e->suspended) {
+                /* Not an end: counters and the pending reboot are saved, the run stays marked active. */
+                e->verdict = VERDICT_INCOMPLETE;
+                (void)engine_save_state(e, NULL);
+                if (e->journal)
+                        (void)journal_sync(e->journal);
+                log_info("Run %s suspended for the reboot [Trigger %s] asked for; it resumes in the next boot",
+                         e->run_id, e->reboot_pending->actor->name);
+                if (e->cb.finished)
+                        e->cb.finished(e, e->cb.userdata);
+                return;
+        }
 
         report = engine_report_json(e);
         text = json_object_to_json_string_ext(report, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);

@@ -14,6 +14,42 @@ struct Journal {
         uint64_t lines;
 };
 
+/*
+ * After a forced reboot or power loss the file can end in blocks the file
+ * system allocated but never wrote (zeros: records written after the last
+ * fsync) or in half a line. Records appended now must start on a line of
+ * their own: the zeros go (they were never data), a torn line is closed
+ * with a newline and stays, for the reader to count as bad.
+ */
+static void journal_mend_tail(Journal *j)
+{
+        char buf[4096];
+        off_t end = j->size;
+
+        while (end > 0) {
+                size_t n = (size_t)(end < (off_t)sizeof buf ? end : (off_t)sizeof buf);
+                ssize_t k = pread(j->fd, buf, n, end - (off_t)n);
+                size_t i = n;
+                if (k != (ssize_t)n)
+                        return;
+                while (i > 0 && buf[i - 1] == '\0')
+                        i--;
+                end -= (off_t)(n - i);
+                if (i > 0)
+                        break;
+        }
+        if (end != j->size) {
+                if (ftruncate(j->fd, end) < 0)
+                        return;
+                j->size = end;
+        }
+        if (j->size > 0) {
+                char last;
+                if (pread(j->fd, &last, 1, j->size - 1) == 1 && last != '\n' && write(j->fd, "\n", 1) == 1)
+                        j->size++;
+        }
+}
+
 int journal_open(int dirfd, const char *name, Journal **ret)
 {
         Journal *j;
@@ -22,13 +58,14 @@ int journal_open(int dirfd, const char *name, Journal **ret)
         j = calloc(1, sizeof *j);
         if (!j)
                 return -ENOMEM;
-        j->fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+        j->fd = openat(dirfd, name, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (j->fd < 0 || fstat(j->fd, &st) < 0) {
                 int r = negative_errno();
                 journal_free(j);
                 return r;
         }
         j->size = st.st_size;
+        journal_mend_tail(j);
         *ret = j;
         return 0;
 }

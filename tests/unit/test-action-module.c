@@ -770,7 +770,7 @@ static void test_engine_without_dev_kvm(void)
                                 ASSERT_EQ(lines.unloaded, json_get_int(out, "unloaded", -1));
                                 ASSERT_EQ(lines.module, json_get_int(act, "steps", -1));
                                 ASSERT_TRUE(lines.notes >= 1); /* what it found, and how it left it */
-                                /* 100 ms held after every load (the engine logs a step a little after its end). */
+                                /* 100 ms held after every load (step records carry the worker's own end time). */
                                 ASSERT_TRUE(lines.min_gap_after_load_us >= 90000);
                         }
                 }

@@ -129,6 +129,34 @@ static void test_journal(void)
         ASSERT_STREQ(json_object_get_string(json_object_object_get(json_object_array_get_idx(arr, 3), "text")),
                      "quote \" newline \n tab \t unicode é");
         json_object_put(arr);
+
+        /* Reopened after that crash, appends start on a line of their own: only the torn line is lost. */
+        ASSERT_OK(journal_open(fd, "j.jsonl", &j));
+        append_n(j, 10, 2);
+        journal_free(j);
+        arr = json_object_new_array();
+        ASSERT_OK(journal_read(fd, "j.jsonl", collect, arr, &bad));
+        ASSERT_EQ(bad, 1);
+        ASSERT_EQ(json_object_array_length(arr), 12);
+        ASSERT_EQ(json_object_get_int(json_object_object_get(json_object_array_get_idx(arr, 10), "i")), 10);
+        json_object_put(arr);
+
+        /* A forced reboot after unsynced writes: the file ends in zeros the records never reached. */
+        raw = openat(fd, "j.jsonl", O_WRONLY | O_APPEND);
+        {
+                char zeros[5000] = {};
+                ASSERT_EQ(write(raw, zeros, sizeof zeros), (ssize_t)sizeof zeros);
+        }
+        close(raw);
+        ASSERT_OK(journal_open(fd, "j.jsonl", &j));
+        append_n(j, 12, 1);
+        journal_free(j);
+        arr = json_object_new_array();
+        ASSERT_OK(journal_read(fd, "j.jsonl", collect, arr, &bad));
+        ASSERT_EQ(bad, 1); /* still only the torn line */
+        ASSERT_EQ(json_object_array_length(arr), 13);
+        ASSERT_EQ(json_object_get_int(json_object_object_get(json_object_array_get_idx(arr, 12), "i")), 12);
+        json_object_put(arr);
         ASSERT_OK(unlinkat(fd, "j.jsonl", 0));
 }
 
