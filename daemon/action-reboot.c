@@ -103,6 +103,7 @@ const RebootOps reboot_ops_real = {
         .sysrq = real_sysrq,
         .start_unit = real_start_unit,
         .sync = real_sync,
+        .root = "",
 };
 
 const RebootOps *reboot_ops = &reboot_ops_real;
@@ -423,10 +424,23 @@ static int graceful_step(Worker *w, const void *params, void *state, StepResult 
 
 /* ---- host checks ---- */
 
+/* A /sys or /proc file the checks read, under RebootOps.root. */
+static const char *host_path(char *buf, size_t size, const char *path)
+{
+        snprintf(buf, size, "%s%s", reboot_ops->root ? reboot_ops->root : "", path);
+        return buf;
+}
+
+static int read_host_file(const char *path, char **ret)
+{
+        char buf[PATH_MAX];
+        return read_file_at(AT_FDCWD, host_path(buf, sizeof buf, path), 256, ret, NULL);
+}
+
 static bool file_says(const char *path, const char *value)
 {
         _cleanup_free_ char *v = NULL;
-        if (read_file_at(AT_FDCWD, path, 64, &v, NULL) < 0)
+        if (read_host_file(path, &v) < 0)
                 return false;
         v[strcspn(v, "\n")] = '\0';
         return streq(v, value);
@@ -434,7 +448,8 @@ static bool file_says(const char *path, const char *value)
 
 static int kexec_check_host(const void *params, char **reason)
 {
-        if (access("/sys/kernel/kexec_loaded", F_OK) < 0)
+        char buf[PATH_MAX];
+        if (access(host_path(buf, sizeof buf, "/sys/kernel/kexec_loaded"), F_OK) < 0)
                 return fail(reason, "this kernel has no kexec support (no /sys/kernel/kexec_loaded)"), -EOPNOTSUPP;
         if (file_says("/proc/sys/kernel/kexec_load_disabled", "1"))
                 return fail(reason, "kexec is disabled (kernel.kexec_load_disabled=1; it cannot be enabled again "
@@ -450,7 +465,7 @@ static bool crash_kernel_loaded(void)
 static bool pstore_backend(void)
 {
         _cleanup_free_ char *v = NULL;
-        if (read_file_at(AT_FDCWD, "/sys/module/pstore/parameters/backend", 256, &v, NULL) < 0)
+        if (read_host_file("/sys/module/pstore/parameters/backend", &v) < 0)
                 return false;
         v[strcspn(v, "\n")] = '\0';
         return v[0] && !streq(v, "(null)");
@@ -489,7 +504,7 @@ static int panic_check_host(const void *params, char **reason)
                 return fail(reason, "a panic here would leave no evidence: no pstore backend (ramoops, efi_pstore) "
                                     "and no crash kernel loaded; set one up (see `hvtorture check`), or "
                                     "RequireEvidence=no"), -ENODEV;
-        if (!crash_kernel_loaded() && read_file_at(AT_FDCWD, "/proc/sys/kernel/panic", 64, &v, NULL) >= 0 &&
+        if (!crash_kernel_loaded() && read_host_file("/proc/sys/kernel/panic", &v) >= 0 &&
             strtol(v, NULL, 10) == 0)
                 return fail(reason, "kernel.panic=0: after the panic the host would stay halted and the run could "
                                     "not resume; set kernel.panic=SECONDS (or panic= on the command line), or "
@@ -500,7 +515,8 @@ static int panic_check_host(const void *params, char **reason)
 static int graceful_check_host(const void *params, char **reason)
 {
         const RebootParams *p = params;
-        if (access("/run/systemd/system", F_OK) < 0)
+        char buf[PATH_MAX];
+        if (access(host_path(buf, sizeof buf, "/run/systemd/system"), F_OK) < 0)
                 return fail(reason, "systemd is not the init system here; graceful asks systemd for the reboot"),
                        -EOPNOTSUPP;
         return p->mode == GRACEFUL_KEXEC ? kexec_check_host(params, reason) : 0;

@@ -18,6 +18,8 @@ typedef struct RebootOps {
         /* Ask systemd for TARGET (reboot.target, kexec.target) over the system bus. */
         int (*start_unit)(const char *target);
         void (*sync)(void);
+        /* Prefix for the /sys and /proc files the host checks read ("" for the real ones; tests: a fake tree). */
+        const char *root;
 } RebootOps;
 
 /* What the reboot actions call; tests point it at their own table (workers inherit it over fork). */
