@@ -502,6 +502,43 @@ const ProfileActor *profile_find_actor(const Profile *p, const char *name)
         return NULL;
 }
 
+/*
+ * When a timed trigger fires, on the run's clock (run time, which goes on
+ * across reboots): At=, then every Every=, within Duration=, and for
+ * reboot-class triggers until Reboots= is reached.
+ */
+static void print_trigger_times(const Profile *p, const ProfileActor *a, uint64_t duration_ns, FILE *f)
+{
+        bool reboots = a->action->flags & ACTION_REBOOTS;
+        uint64_t t = a->at_ns ? a->at_ns : a->every_ns, n = 0, shown = 0;
+        char b[32];
+
+        if (!a->at_ns && !a->every_ns)
+                return;
+        fputs("  fire times (run time):", f);
+        while (t && (!duration_ns || duration_ns == UINT64_MAX || t < duration_ns)) {
+                if (reboots && p->reboots && n >= p->reboots)
+                        break;
+                n++;
+                if (shown < 12)
+                        fprintf(f, "%s+%s", shown++ ? ", " : " ", format_duration(b, sizeof b, t));
+                if (!a->every_ns)
+                        break;
+                if ((!duration_ns || duration_ns == UINT64_MAX) && !(reboots && p->reboots) && n >= 12)
+                        break; /* endless: the pattern is clear */
+                t += a->every_ns;
+        }
+        if (n == 0)
+                fputs(" never (after the run's end)", f);
+        else if (n > shown)
+                fprintf(f, ", ... (%" PRIu64 " in all)", n);
+        else if (a->every_ns && (!duration_ns || duration_ns == UINT64_MAX) && !(reboots && p->reboots))
+                fputs(", ... (until the run ends)", f);
+        if (reboots)
+                fputs("; each takes the host down and the run resumes after the boot", f);
+        fputc('\n', f);
+}
+
 void profile_print_plan(const Profile *p, uint64_t seed, uint64_t duration_ns, FILE *f)
 {
         char b1[32], b2[32];
@@ -535,6 +572,7 @@ void profile_print_plan(const Profile *p, uint64_t seed, uint64_t duration_ns, F
                         if (a->align_actor)
                                 fprintf(f, "  fires when [Actor %s] enters phase '%s'\n", a->align_actor,
                                         a->align_phase);
+                        print_trigger_times(p, a, duration_ns, f);
                 }
                 if (a->action->describe) {
                         fputs("  ", f);

@@ -118,4 +118,28 @@ expect_exit 0 "$HVT" show --state-dir "$T/state" "$run_id"
 expect_grep "^Run $run_id" "$T/out"
 expect_exit 2 "$HVT" show --state-dir "$T/state" ../etc
 expect_grep "not a run id" "$T/err"
+# --dry-run says exactly when each trigger fires, and where Reboots= stops the reboot-class ones.
+cat >"$T/reboots.ini" <<'INI'
+[Profile]
+Duration=10min
+Reboots=3
+Destructive=yes
+
+[Actor a]
+Action=idle
+
+[Trigger kx]
+Action=kexec
+Kernel=/boot/vmlinuz-test
+Append=hvt.marker=1
+At=1min
+Every=2min
+INI
+expect_exit 0 "$HVT" run --dry-run "$T/reboots.ini"
+expect_grep 'fire times \(run time\): \+1min, \+3min, \+5min; each takes the host down' "$T/out"
+expect_grep "loads /boot/vmlinuz-test .* hvt.marker=1', then reboot\(LINUX_REBOOT_CMD_KEXEC\)" "$T/out"
+expect_grep "a real run needs --allow-destructive" "$T/out"
+# ... and a real run of it without the opt-in touches nothing.
+expect_exit 2 "$HVT" run --state-dir "$T/reboot-state" "$T/reboots.ini"
+expect_grep "destructive, and this host has not opted in" "$T/err"
 echo "ok"
