@@ -150,6 +150,8 @@ static void restore_actor(ActorRun *ar, json_object *st)
         ar->workers_started = jget_u64(st, "workers_started");
         ar->workers_crashed = jget_u64(st, "workers_crashed");
         ar->fired = jget_u64(st, "fired");
+        /* AfterIterations= fires once per run, not once per boot. */
+        ar->after_iterations_fired = ar->fired > 0 && ar->actor->after_iterations;
         ar->skipped_busy = jget_u64(st, "skipped_busy");
         json_object_object_get_ex(st, "outcomes", &oc);
         for (unsigned k = 0; oc && k < t->n_outcomes; k++)

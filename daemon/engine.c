@@ -870,10 +870,20 @@ int engine_launch(Engine *e)
                 const ProfileActor *a = ar->actor;
 
                 if (a->role == ROLE_TRIGGER) {
-                        uint64_t first = a->at_ns ? a->at_ns : a->every_ns;
+                        uint64_t first = a->at_ns ? a->at_ns : a->every_ns, el = e->elapsed_before_ns;
+                        /* Timed triggers keep the run's clock, which goes on across boots: a one-off that
+                         * fired in an earlier boot is done, a repeating one fires at its next due time. */
+                        if (first && el) {
+                                if (!a->every_ns && ar->fired)
+                                        continue;
+                                if (a->every_ns && first <= el)
+                                        first += ((el - first) / a->every_ns + 1) * a->every_ns;
+                                first = first > el ? first - el : NSEC_PER_MSEC;
+                        }
                         if (!first) {
-                                /* AlignWith= alone: armed from the start, fires at the actor's first chance. */
-                                if (ar->align)
+                                /* AlignWith= alone: armed from the start, fires at the actor's first chance
+                                 * (once per run: not again after a resume). */
+                                if (ar->align && !(el && ar->fired))
                                         trigger_fire(e, ar, "aligned");
                                 continue;
                         }
