@@ -27,6 +27,7 @@ enum {
 #define X86_64_START_KERNEL_MAP UINT64_C(0xffffffff80000000)
 
 #define TS_PREFIX_MAX 48
+#define DESC_CHUNK_BYTES (256U * 1024) /* descriptors (and infos) read at a time */
 
 static const char *const format_names[_VMCORE_LOG_FORMAT_MAX] = {
         [VMCORE_LOG_PRINTK_RINGBUFFER] = "printk_ringbuffer",
@@ -597,7 +598,7 @@ static const uint8_t *prb_block(const uint8_t *ring, unsigned size_bits, uint64_
 static int read_prb(Core *c, Out *o)
 {
         PrbLayout L = {};
-        uint64_t prb_sym, prb, dr, tr, descs, infos, head, tail, data, count, n_ids;
+        uint64_t prb_sym, prb, dr, tr, descs, infos, head, tail, data, count, n_ids, per_chunk;
         uint32_t count_bits, size_bits;
         _cleanup_free_ uint8_t *ring = NULL, *desc = NULL, *info = NULL;
         int r;
@@ -629,14 +630,19 @@ static int read_prb(Core *c, Out *o)
                 return fail(c, size_bits < 4 ? -EBADMSG : -EFBIG,
                             "prb->text_data_ring.size_bits=%" PRIu32 " (a ring of 16 bytes to %u MiB expected)",
                             size_bits, VMCORE_RING_MAX >> 20);
+        if (count_bits > size_bits)
+                return fail(c, -EBADMSG,
+                            "prb->desc_ring.count_bits=%" PRIu32 " exceeds prb->text_data_ring.size_bits=%" PRIu32,
+                            count_bits, size_bits);
         count = UINT64_C(1) << count_bits;
+        if (count * (L.desc_size + L.info_size) > VMCORE_DESCS_MAX)
+                return fail(c, -EFBIG, "2^%" PRIu32 " descriptors of %" PRIu64 "+%" PRIu64 " bytes (more than %u MiB)",
+                            count_bits, L.desc_size, L.info_size, VMCORE_DESCS_MAX >> 20);
         head &= SV_ID_MASK;
         tail &= SV_ID_MASK;
 
         ring = malloc((size_t)1 << size_bits);
-        desc = malloc(L.desc_size);
-        info = malloc(L.info_size);
-        if (!ring || !desc || !info)
+        if (!ring)
                 return -ENOMEM;
         r = read_kva(c, data, ring, (size_t)1 << size_bits, "prb->text_data_ring.data");
         if (r < 0)
@@ -649,38 +655,46 @@ static int read_prb(Core *c, Out *o)
                 tail = (head - count + 1) & SV_ID_MASK;
                 n_ids = count;
         }
-        for (uint64_t k = 0, id = tail; k < n_ids; k++, id = (id + 1) & SV_ID_MASK) {
-                uint64_t idx = id & (count - 1), sv, begin, next, ts;
-                unsigned state;
-                uint16_t text_len;
-                const uint8_t *text;
-                size_t data_size;
-                bool id_ok;
+        /* consecutive ids are consecutive slots: read them a chunk at a time */
+        per_chunk = MAX((uint64_t)1, DESC_CHUNK_BYTES / MAX(L.desc_size, L.info_size));
+        desc = malloc((size_t)(MIN(per_chunk, count) * L.desc_size));
+        info = malloc((size_t)(MIN(per_chunk, count) * L.info_size));
+        if (!desc || !info)
+                return -ENOMEM;
+        for (uint64_t k = 0, id = tail; k < n_ids;) {
+                uint64_t idx0 = id & (count - 1), m = MIN(MIN(per_chunk, n_ids - k), count - idx0);
 
-                r = read_kva(c, descs + idx * L.desc_size, desc, L.desc_size, "a prb_desc in prb->desc_ring.descs");
+                r = read_kva(c, descs + idx0 * L.desc_size, desc, (size_t)(m * L.desc_size),
+                             "prb->desc_ring.descs[]");
                 if (r < 0)
                         return r;
-                sv = le64(desc + L.desc_state_var + L.counter);
-                state = (unsigned)(sv >> SV_STATE_SHIFT);
-                if ((sv & SV_ID_MASK) != id || (state != DESC_COMMITTED && state != DESC_FINALIZED)) {
-                        o->skipped++; /* another id's (stale or reused), being written, or already free */
-                        continue;
+                r = read_kva(c, infos + idx0 * L.info_size, info, (size_t)(m * L.info_size),
+                             "prb->desc_ring.infos[]");
+                if (r < 0)
+                        return r;
+                for (uint64_t j = 0; j < m; j++, k++, id = (id + 1) & SV_ID_MASK) {
+                        const uint8_t *d = desc + j * L.desc_size, *in = info + j * L.info_size, *text;
+                        uint64_t sv = le64(d + L.desc_state_var + L.counter), begin, next;
+                        unsigned state = (unsigned)(sv >> SV_STATE_SHIFT);
+                        size_t data_size;
+                        bool id_ok;
+
+                        if ((sv & SV_ID_MASK) != id || (state != DESC_COMMITTED && state != DESC_FINALIZED)) {
+                                o->skipped++; /* another id's (stale or reused), being written, or already free */
+                                continue;
+                        }
+                        begin = le64(d + L.desc_text_blk_lpos + L.lpos_begin);
+                        next = le64(d + L.desc_text_blk_lpos + L.lpos_next);
+                        text = prb_block(ring, size_bits, begin, next, id, &data_size, &id_ok);
+                        if (!text || !id_ok) {
+                                o->skipped++; /* lost (FAILED_LPOS), inconsistent, or the data was overwritten */
+                                continue;
+                        }
+                        r = out_record(o, le64(in + L.info_ts_nsec), text,
+                                       MIN((size_t)le16(in + L.info_text_len), data_size));
+                        if (r < 0)
+                                return r;
                 }
-                begin = le64(desc + L.desc_text_blk_lpos + L.lpos_begin);
-                next = le64(desc + L.desc_text_blk_lpos + L.lpos_next);
-                r = read_kva(c, infos + idx * L.info_size, info, L.info_size, "a printk_info in prb->desc_ring.infos");
-                if (r < 0)
-                        return r;
-                ts = le64(info + L.info_ts_nsec);
-                text_len = le16(info + L.info_text_len);
-                text = prb_block(ring, size_bits, begin, next, id, &data_size, &id_ok);
-                if (!text || !id_ok) {
-                        o->skipped++; /* lost (FAILED_LPOS), inconsistent, or the data was overwritten */
-                        continue;
-                }
-                r = out_record(o, ts, text, MIN((size_t)text_len, data_size));
-                if (r < 0)
-                        return r;
         }
         return 0;
 }

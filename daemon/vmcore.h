@@ -42,7 +42,8 @@
 #define VMCORE_INFO_MAX (1U * 1024 * 1024)       /* bytes of the VMCOREINFO note (the kernel's is one page) */
 #define VMCORE_RING_MAX (32U * 1024 * 1024)      /* bytes of log ring (text data ring or log_buf) read */
 #define VMCORE_DESC_BITS_MAX 22U                 /* 2^22 descriptors at most */
-#define VMCORE_TEXT_MAX (64U * 1024 * 1024)      /* bytes of formatted output */
+#define VMCORE_DESCS_MAX (256U * 1024 * 1024)    /* bytes of descriptors and printk_info together */
+#define VMCORE_TEXT_MAX (48U * 1024 * 1024)      /* bytes of formatted output (a full 32 MiB ring prints ~1.5 times its size) */
 
 typedef enum VmcoreLogFormat {
         VMCORE_LOG_PRINTK_RINGBUFFER, /* Linux 5.10+ */
