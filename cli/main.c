@@ -30,6 +30,7 @@ static const Verb verbs[] = {
         { "show", verb_show, "print a run's report" },
         { "evidence", verb_evidence, "list a run's evidence: titles, kinds, counts" },
         { "classify", verb_classify, "find kernel splats in logs and print their syzbot-style titles" },
+        { "vmcore-dmesg", verb_vmcore_dmesg, "print a crashed kernel's log from its crash dump (/proc/vmcore)" },
 };
 
 static void help(void)
@@ -37,7 +38,7 @@ static void help(void)
         printf("Usage: hvtorture [--version] [--help] VERB [OPTIONS] [ARGS]\n\n"
                "Fault injection and soak testing for KVM hosts.\n\nVerbs:\n");
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                printf("  %-10s %s\n", verbs[i].name, verbs[i].summary);
+                printf("  %-12s %s\n", verbs[i].name, verbs[i].summary);
         printf("\n'hvtorture VERB --help' describes a verb's options.\n"
                "Exit codes: 0 pass, 1 evidence found, 2 usage/profile/setup error, 3 incomplete run.\n");
 }

@@ -18,6 +18,8 @@ int verb_show(int argc, char *argv[]);
 int verb_evidence(int argc, char *argv[]);
 /* hvtorture classify [--json] [--user-facility] FILE…|-   and   hvtorture classify --corpus DIR [-v] */
 int verb_classify(int argc, char *argv[]);
+/* hvtorture vmcore-dmesg [--json] [PATH]: a crashed kernel's log from its crash dump (default /proc/vmcore) */
+int verb_vmcore_dmesg(int argc, char *argv[]);
 
 /* Shared by the verbs. */
 void print_json(json_object *o);

@@ -22,7 +22,7 @@ expect_exit 0 "$HVT" --help
 expect_grep "run .*run a profile now" "$T/out"
 expect_exit 2 "$HVT" frobnicate
 expect_grep "unknown verb 'frobnicate'" "$T/err"
-for v in run validate check start stop status runs show evidence classify; do
+for v in run validate check start stop status runs show evidence classify vmcore-dmesg; do
     expect_exit 0 "$HVT" $v --help
     expect_grep "hvtorture $v" "$T/out"
 done
