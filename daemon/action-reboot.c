@@ -360,6 +360,14 @@ static int outcome(StepResult *ret, int error, const char *what)
         return 0;
 }
 
+/* After the step: a kernel that went down used what we loaded; one that refused gets it unloaded in worker_done. */
+static int fired(RebootState *s, StepResult *ret, int error, const char *what)
+{
+        if (error == 0)
+                s->loaded = false;
+        return outcome(ret, error, what);
+}
+
 static bool prepared(RebootState *s, StepResult *ret)
 {
         if (!s->load_error)
@@ -383,7 +391,7 @@ static int kexec_step(Worker *w, const void *params, void *state, StepResult *re
                 return 0;
         fire_sync(params);
         worker_set_phase(w, "reboot:fire");
-        return outcome(ret, reboot_ops->reboot(LINUX_REBOOT_CMD_KEXEC), "reboot(LINUX_REBOOT_CMD_KEXEC)");
+        return fired(s, ret, reboot_ops->reboot(LINUX_REBOOT_CMD_KEXEC), "reboot(LINUX_REBOOT_CMD_KEXEC)");
 }
 
 static int reboot_step(Worker *w, const void *params, void *state, StepResult *ret)
@@ -400,7 +408,7 @@ static int panic_step(Worker *w, const void *params, void *state, StepResult *re
                 return 0;
         fire_sync(params);
         worker_set_phase(w, "reboot:fire");
-        return outcome(ret, reboot_ops->sysrq('c'), "sysrq c");
+        return fired(s, ret, reboot_ops->sysrq('c'), "sysrq c");
 }
 
 static int graceful_step(Worker *w, const void *params, void *state, StepResult *ret)

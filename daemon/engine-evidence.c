@@ -47,6 +47,17 @@ void engine_start_evidence(Engine *e)
         }
 }
 
+int engine_collect_vmcore(Engine *e, const char *path)
+{
+        _cleanup_close_ int evfd = openat(e->run_fd, "evidence", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char name[64];
+
+        if (evfd < 0)
+                return negative_errno();
+        snprintf(name, sizeof name, "vmcore-dmesg-boot-%u.txt", e->boot_index);
+        return evidence_collect_vmcore(path, evfd, name, true, evidence_sink, e);
+}
+
 json_object *engine_actions_in_flight(Engine *e)
 {
         json_object *a = json_object_new_array();
@@ -140,7 +151,8 @@ int engine_add_evidence(Engine *e, int kind, json_object *item, bool counted)
             !(e->profile->evidence.count & (1ULL << kind)))
                 counted = false;
         /* The panic a planned panic/crash trigger caused is the plan, not a finding; anything else in its dump is. */
-        if (kind == EVIDENCE_PANIC && e->expected_panic_trigger && streq(json_get_str(item, "source", ""), "pstore"))
+        if (kind == EVIDENCE_PANIC && e->expected_panic_trigger &&
+            (streq(json_get_str(item, "source", ""), "pstore") || streq(json_get_str(item, "source", ""), "vmcore")))
                 counted = false;
         if (json_object_object_get_ex(item, "title", &v))
                 title = json_object_get_string(v);

@@ -134,12 +134,16 @@ struct Engine {
          */
         const ActorRun *reboot_pending;
         bool suspended;
+        bool crash_return; /* the pending reboot is the crash kernel's, back to the normal kernel */
         /* Where kmsg reading starts: the end for a new run; after a resume, where the last process stopped
          * (same boot) or the oldest record (a new boot: what it printed while booting is this run's too). */
         KmsgStart kmsg_start;
         uint64_t kmsg_after_seq;
         unsigned state_ticks;
 };
+
+/* In a crash kernel: the crashed kernel's log from the vmcore into the run's evidence (engine-evidence.c). */
+int engine_collect_vmcore(Engine *e, const char *path);
 
 /* ---- helpers (engine.c) ---- */
 

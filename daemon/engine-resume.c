@@ -9,7 +9,10 @@
  * itself evidence), collects pstore, and goes on.
  */
 #include <fcntl.h>
+#include <sys/reboot.h>
 #include <sys/utsname.h>
+
+#include "action-reboot.h"
 
 #include "config.h"
 #include "engine-internal.h"
@@ -80,6 +83,8 @@ int engine_save_state(Engine *e, const ActorRun *pending)
                 json_object_object_add(p, "action", jstr(pending->actor->action->name));
                 json_object_object_add(p, "boot_id", jstr(e->boot_id));
                 json_object_object_add(p, "steps", ju64(e->total_steps));
+                if (e->crash_return)
+                        json_object_object_add(p, "crash_return", json_object_new_boolean(true));
                 json_object_object_add(o, "pending_reboot", p);
         }
         if (e->monitor) {
@@ -216,6 +221,67 @@ static bool pid_alive(pid_t pid)
         return access(path, F_OK) == 0;
 }
 
+static void current_boot_id(const EngineOptions *opts, char buf[static 37])
+{
+        if (opts->boot_id)
+                snprintf(buf, 37, "%s", opts->boot_id);
+        else
+                (void)read_boot_id(buf);
+}
+
+static bool in_crash_kernel(const EngineOptions *opts)
+{
+        const char *path = opts->vmcore_path ? opts->vmcore_path : "/proc/vmcore";
+        return path[0] && access(path, R_OK) == 0;
+}
+
+/*
+ * A crash kernel (kdump) booted while the run was active. The soak never
+ * runs here: the crashed kernel's log goes into the run's evidence, and if
+ * the crash was the run's own [Trigger] (Action=crash) the crash kernel
+ * reboots back into the normal kernel at once, the way back recorded as
+ * the pending reboot so that the next boot resumes the run. A crash that
+ * was not ours is left to whatever loaded that crash kernel (kdump-tools
+ * saves its dump and reboots); the run stays marked and resumes after it.
+ */
+static int crash_kernel_boot(Engine *e, json_object *pending, BootEnd end, const char *vmcore)
+{
+        const char *trigger = json_get_str(pending, "trigger", "");
+        bool ours = end == BOOT_END_PLANNED && streq(json_get_str(pending, "action", ""), "crash");
+        size_t nb = json_object_array_length(e->boots);
+        json_object *rec;
+        int r;
+
+        if (nb > 0)
+                json_object_object_add(json_object_array_get_idx(e->boots, nb - 1), "how", jstr("crash-kernel"));
+        r = engine_collect_vmcore(e, vmcore);
+        rec = record_new("crash-kernel");
+        json_object_object_add(rec, "vmcore", jstr(vmcore));
+        json_object_object_add(rec, "reports", json_object_new_int(r));
+        json_object_object_add(rec, "returning", json_object_new_boolean(ours));
+        engine_journal_write(e, rec, JOURNAL_SYNC);
+
+        if (!ours) {
+                (void)engine_save_state(e, NULL);
+                log_notice("Run %s: this is a crash kernel after a crash the run did not plan; its log is saved, "
+                           "the run resumes after the next boot", e->run_id);
+                return -ESTALE;
+        }
+        for (size_t i = 0; i < e->n_actors; i++)
+                if (streq(e->actors[i].actor->name, trigger))
+                        e->reboot_pending = &e->actors[i];
+        e->crash_return = true;
+        (void)engine_save_state(e, NULL);
+        (void)journal_sync(e->journal);
+        log_notice("Run %s: crash kernel after [Trigger %s]; log saved, rebooting into the normal kernel", e->run_id,
+                   trigger);
+        reboot_ops->sync();
+        r = reboot_ops->reboot(RB_AUTOBOOT);
+        log_error_errno(r, "Cannot reboot out of the crash kernel: %m; reboot it by hand, the run resumes in the "
+                           "next boot");
+        return -ESTALE; /* still marked: whoever reboots this crash kernel, the next boot resumes the run */
+}
+
 int engine_resume(sd_event *event, const char *run_id, const EngineOptions *opts, const EngineCallbacks *cb,
                   Engine **ret)
 {
@@ -233,6 +299,7 @@ int engine_resume(sd_event *event, const char *run_id, const EngineOptions *opts
         char owner[16] = "cli";
         pid_t owner_pid = 0;
         bool close_only;
+        bool crash_return = false;
         BootEnd end;
         int r;
 
@@ -271,7 +338,7 @@ int engine_resume(sd_event *event, const char *run_id, const EngineOptions *opts
                 char now_boot[37] = "";
                 json_object *bs = NULL;
                 const char *lb = NULL;
-                (void)read_boot_id(now_boot);
+                current_boot_id(opts, now_boot);
                 if (json_object_object_get_ex(st, "boots", &bs) && json_object_array_length(bs) > 0)
                         lb = json_get_str(json_object_array_get_idx(bs, json_object_array_length(bs) - 1), "boot_id", NULL);
                 if (streq_ptr(lb, now_boot) && pid_alive(owner_pid)) {
@@ -314,7 +381,7 @@ int engine_resume(sd_event *event, const char *run_id, const EngineOptions *opts
         }
 
         /* How did the last boot of this run end? */
-        (void)read_boot_id(boot_id);
+        current_boot_id(opts, boot_id);
         snprintf(e->boot_id, sizeof e->boot_id, "%s", boot_id);
         boots = e->boots;
         if (json_object_array_length(boots) > 0)
@@ -344,10 +411,15 @@ int engine_resume(sd_event *event, const char *run_id, const EngineOptions *opts
                 break;
         case BOOT_END_PLANNED:
                 how = "planned";
-                e->planned_reboots++;
+                /* Back from the crash kernel: the same planned crash, not another reboot. */
+                crash_return = json_object_get_boolean(json_object_object_get(pending, "crash_return"));
+                if (!crash_return)
+                        e->planned_reboots++;
                 e->boot_index++;
-                json_object_array_add(boots, boot_entry(e, how, json_get_str(pending, "trigger", NULL)));
-                snprintf(why, sizeof why, "planned reboot by [Trigger %s] (Action=%s)",
+                json_object_array_add(boots, boot_entry(e, crash_return ? "crash-return" : how,
+                                                        json_get_str(pending, "trigger", NULL)));
+                snprintf(why, sizeof why, "%s by [Trigger %s] (Action=%s)",
+                         crash_return ? "back from the crash kernel after the crash" : "planned reboot",
                          json_get_str(pending, "trigger", "?"), json_get_str(pending, "action", "?"));
                 if (streq(json_get_str(pending, "action", ""), "panic") ||
                     streq(json_get_str(pending, "action", ""), "crash"))
@@ -366,6 +438,11 @@ int engine_resume(sd_event *event, const char *run_id, const EngineOptions *opts
         json_object_object_add(rec, "steps_before", ju64(e->total_steps));
         json_object_object_add(rec, "continues", json_object_new_boolean(!close_only));
         engine_journal_write(e, rec, JOURNAL_SYNC);
+        if (in_crash_kernel(opts)) {
+                r = crash_kernel_boot(e, pending, end, opts->vmcore_path ? opts->vmcore_path : "/proc/vmcore");
+                json_object_put(st);
+                return r;
+        }
         json_object_put(st);
         log_info("%s run %s: %s", close_only ? "Closing" : "Resuming", run_id, why);
         if (!close_only)

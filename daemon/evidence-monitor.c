@@ -9,6 +9,8 @@
 
 #include "classify.h"
 #include "evidence-monitor.h"
+#include "store.h"
+#include "vmcore.h"
 #include "log.h"
 #include "pstore.h"
 #include "taint.h"
@@ -283,4 +285,62 @@ int evidence_collect_pstore(const char *const *dirs, int dest_dirfd, bool keep, 
                 log_info("Collected %d pstore record(s) from %s", total, dirs[i]);
         }
         return total;
+}
+
+int evidence_collect_vmcore(const char *path, int dest_dirfd, const char *name, bool counted, EvidenceSinkFn sink,
+                            void *userdata)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_free_ char *why = NULL;
+        ClassifyReport **reps = NULL;
+        VmcoreDmesg d = {};
+        json_object *item;
+        size_t n = 0;
+        int r;
+
+        if (fd < 0)
+                return log_error_errno(errno, "Cannot open %s: %m", path);
+        r = vmcore_dmesg_read(fd, &d, &why);
+        if (r < 0) {
+                log_error_errno(r, "Cannot read the crashed kernel's log from %s: %s", path, why ? why : strerror(-r));
+                item = json_object_new_object();
+                json_object_object_add(item, "title", json_object_new_string("vmcore: the crashed kernel's log "
+                                                                             "could not be read"));
+                json_object_object_add(item, "source", json_object_new_string("vmcore"));
+                json_object_object_add(item, "raw", json_object_new_string(why ? why : strerror(-r)));
+                (void)sink(EVIDENCE_PSTORE, item, counted, userdata);
+                json_object_put(item);
+                return r;
+        }
+        /* The text first, synced: classification and sinks may fail, the log must not be lost. */
+        r = write_file_atomic_at(dest_dirfd, name, d.text, d.text_len);
+        if (r < 0)
+                log_error_errno(r, "Cannot save the crashed kernel's log as %s: %m", name);
+
+        item = json_object_new_object();
+        json_object_object_add(item, "title", json_object_new_string("vmcore: crash dump log"));
+        json_object_object_add(item, "source", json_object_new_string("vmcore"));
+        json_object_object_add(item, "file", json_object_new_string(name));
+        json_object_object_add(item, "lines", json_object_new_int64((int64_t)d.lines));
+        json_object_object_add(item, "format", json_object_new_string(vmcore_log_format_to_string(d.format)));
+        if (d.osrelease)
+                json_object_object_add(item, "kernel", json_object_new_string(d.osrelease));
+        /* The container is a record, not a finding: what it holds is classified below. */
+        (void)sink(EVIDENCE_PSTORE, item, false, userdata);
+        json_object_put(item);
+
+        r = classify_buffer(d.text, d.text_len, 0, &reps, &n);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                json_object *it = classify_report_to_json(reps[i], true);
+                if (!it)
+                        break;
+                json_object_object_add(it, "source", json_object_new_string("vmcore"));
+                json_object_object_add(it, "file", json_object_new_string(name));
+                (void)sink(reps[i]->kind, it, counted, userdata);
+                json_object_put(it);
+        }
+        classify_reports_free(reps, n);
+        log_info("Saved the crashed kernel's log from %s (%zu lines, %zu reports) as %s", path, d.lines, n, name);
+        vmcore_dmesg_done(&d);
+        return (int)n;
 }

@@ -46,3 +46,13 @@ json_object *evidence_monitor_stats_json(const EvidenceMonitor *m);
  */
 int evidence_collect_pstore(const char *const *dirs, int dest_dirfd, bool keep, bool counted, EvidenceSinkFn sink,
                             void *userdata);
+
+/*
+ * In a crash kernel: reads the crashed kernel's log from the vmcore at
+ * path (/proc/vmcore), saves it as NAME in dest_dirfd (synced), and hands
+ * the sink the dump and every report classified in it (source "vmcore").
+ * Returns the number of reports, or a negative errno (said in the log and
+ * as an item).
+ */
+int evidence_collect_vmcore(const char *path, int dest_dirfd, const char *name, bool counted, EvidenceSinkFn sink,
+                            void *userdata);

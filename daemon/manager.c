@@ -655,6 +655,11 @@ int manager_resume_runs(Manager *m)
                         return -EINVAL;
                 opts.host = host;
                 r = engine_resume(m->event, ids[i], &opts, &cb, &e);
+                if (r == -ESTALE) {
+                        /* A crash kernel after a crash we did not plan: the log is saved, the next boot resumes. */
+                        host_config_free(host);
+                        continue;
+                }
                 if (r == -EBUSY) {
                         log_info("Run %s is still being run by a live process; leaving it alone", ids[i]);
                         host_config_free(host);

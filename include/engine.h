@@ -28,6 +28,10 @@ typedef struct EngineOptions {
         const char *kmsg_path;
         /* Where pstore records are looked for; NULL: /sys/fs/pstore and /var/lib/systemd/pstore. */
         const char *const *pstore_dirs;
+        /* This boot's id; NULL: the kernel's (tests resume "after a reboot" with another). */
+        const char *boot_id;
+        /* The crashed kernel's core in a crash kernel; NULL: /proc/vmcore; "": never a crash kernel (tests). */
+        const char *vmcore_path;
         /* Records found at start belong to this run (a resumed run after a crash), not to an earlier one. */
         bool pstore_counted;
         /* The daemon runs this: after a reboot or a daemon restart it resumes; a CLI run is closed instead. */

@@ -20,6 +20,7 @@
 #include "report.h"
 #include "store.h"
 #include "test-util.h"
+#include "vmcore-synth.h"
 
 static char state_dir[] = "/tmp/hvt-test-reboot-XXXXXX";
 static char calls_path[PATH_MAX];
@@ -363,6 +364,144 @@ static void test_graceful_asks_systemd(void)
         unlink(calls_path);
 }
 
+
+typedef struct EvSeen {
+        bool panic, dump;
+        int64_t panic_counted;
+} EvSeen;
+
+static void look_at_evidence(json_object *st, EvSeen *ev)
+{
+        json_object *arr;
+        ASSERT_TRUE(json_object_object_get_ex(st, "evidence", &arr));
+        for (size_t i = 0; i < json_object_array_length(arr); i++) {
+                json_object *it = json_object_array_get_idx(arr, i);
+                if (!streq(json_get_str(it, "source", ""), "vmcore"))
+                        continue;
+                if (streq(json_get_str(it, "title", ""), "kernel panic: sysrq triggered crash")) {
+                        ev->panic = true;
+                        ev->panic_counted = json_object_get_boolean(json_object_object_get(it, "counted"));
+                }
+                if (streq(json_get_str(it, "title", ""), "vmcore: crash dump log"))
+                        ev->dump = true;
+        }
+}
+
+/*
+ * The crash trigger's whole round trip on a fake kernel: the run crashes
+ * (the worker's sysrq c), a "crash kernel" boot finds a vmcore and saves
+ * its log as evidence, then reboots back, and the normal boot after it
+ * resumes the run to its end. Boot ids and the vmcore are the test's.
+ */
+static void test_crash_kernel_round_trip(void)
+{
+        char kernel[] = "/tmp/hvt-test-vmlinuz-XXXXXX", core[] = "/tmp/hvt-test-vmcore-XXXXXX", text[1024];
+        _cleanup_close_ int kfd = mkstemp(kernel), cfd = mkstemp(core);
+        _cleanup_free_ char *run_id = NULL, *cl = NULL;
+        _cleanup_free_ uint8_t *buf = NULL;
+        json_object *st, *boots;
+        SynthCore sc;
+        size_t size;
+        EvSeen ev = {};
+        Seen seen = {};
+        int status;
+        pid_t pid;
+
+        ASSERT_TRUE(kfd >= 0 && cfd >= 0);
+        {
+                /* Earlier tests' suspended runs are not this one. */
+                _cleanup_(store_freep) Store *s = NULL;
+                _cleanup_strv_free_ char **ids = NULL;
+                ASSERT_OK(store_open(state_dir, &s));
+                ASSERT_OK(store_list_active(s, &ids));
+                for (char **id = ids; id && *id; id++)
+                        ASSERT_OK(store_clear_active(s, *id));
+        }
+        synth_prb_standard(&sc); /* its log ends in "Kernel panic - not syncing: sysrq triggered crash" */
+        buf = synth_core_build(&sc, &size);
+        ASSERT_EQ(write(cfd, buf, size), (ssize_t)size);
+        snprintf(text, sizeof text,
+                 "[Profile]\nDuration=1500ms\nDestructive=yes\n[Actor a]\nAction=idle\nInterval=1ms\n"
+                 "[Trigger cr]\nAction=crash\nKernel=%s\nInitrd=none\nAfterIterations=5\n",
+                 kernel);
+
+        /* Boot 0, in a child: the run that owns it is gone afterwards, as after a real crash. */
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                Ctx c = {};
+                char *error = NULL;
+                Engine *e = run(text, true, &error, &c);
+                if (!e)
+                        TEST_FAIL("run refused: %s", error);
+                ASSERT_EQ(engine_verdict(e), VERDICT_INCOMPLETE); /* suspended: the crash is pending */
+                printf("%s\n", engine_run_id(e));
+                fflush(stdout);
+                _exit(0);
+        }
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        {
+                _cleanup_(store_freep) Store *s = NULL;
+                _cleanup_strv_free_ char **ids = NULL;
+                ASSERT_OK(store_open(state_dir, &s));
+                ASSERT_OK(store_list_active(s, &ids));
+                ASSERT_TRUE(ids && ids[0] && !ids[1]);
+                run_id = strdup(ids[0]);
+        }
+
+        /* Boot 1: the crash kernel. It saves the log, and goes back at once; nothing runs here. */
+        {
+                sd_event *event = NULL;
+                Engine *e = NULL;
+                EngineOptions o = { .state_dir = state_dir, .kmsg_path = "", .pstore_dirs = no_pstore,
+                                    .boot_id = "11111111-1111-1111-1111-111111111111", .vmcore_path = core };
+                ASSERT_OK(sd_event_new(&event));
+                ASSERT_EQ(engine_resume(event, run_id, &o, &(EngineCallbacks){}, &e), -ESTALE);
+                sd_event_unref(event);
+        }
+        cl = calls();
+        ASSERT_CONTAINS(cl, "sysrq intent=cr\nsysrq c\n");
+        /* The way back is recorded before the reboot that takes it. */
+        ASSERT_CONTAINS(cl, "sysrq c\nsync\nreboot-autoboot intent=cr\n");
+
+        /* Boot 2: the normal kernel again; the run resumes and ends. */
+        {
+                Ctx c = {};
+                Engine *e = NULL;
+                EngineCallbacks cb = { .finished = on_finished, .userdata = &c };
+                EngineOptions o = { .state_dir = state_dir, .kmsg_path = "", .pstore_dirs = no_pstore,
+                                    .boot_id = "22222222-2222-2222-2222-222222222222", .vmcore_path = "",
+                                    .allow_destructive = true };
+                ASSERT_OK(sd_event_new(&c.event));
+                ASSERT_OK(engine_resume(c.event, run_id, &o, &cb, &e));
+                ASSERT_OK(sd_event_loop(c.event));
+                ASSERT_TRUE(c.finished);
+                ASSERT_EQ(engine_verdict(e), VERDICT_PASS); /* the planned crash is not a finding */
+                st = read_state(e);
+                ASSERT_TRUE(json_object_get_boolean(json_object_object_get(st, "finished")));
+                ASSERT_EQ(json_get_int(st, "planned_reboots", -1), 1); /* one crash, not two reboots */
+                ASSERT_TRUE(json_object_object_get_ex(st, "boots", &boots));
+                ASSERT_EQ(json_object_array_length(boots), 3);
+                ASSERT_STREQ(json_get_str(json_object_array_get_idx(boots, 1), "how", ""), "crash-kernel");
+                ASSERT_STREQ(json_get_str(json_object_array_get_idx(boots, 1), "trigger", ""), "cr");
+                ASSERT_STREQ(json_get_str(json_object_array_get_idx(boots, 2), "how", ""), "crash-return");
+                look_at_evidence(st, &ev);
+                ASSERT_TRUE(ev.dump);
+                ASSERT_TRUE(ev.panic);
+                ASSERT_EQ(ev.panic_counted, 0);
+                json_object_put(st);
+                ASSERT_OK(journal_read(e->run_fd, "journal.jsonl", seen_record, &seen, NULL));
+                ASSERT_EQ(seen.trigger, 1); /* AfterIterations= fired once per run, not once per boot */
+                ASSERT_OK(faccessat(e->run_fd, "evidence/vmcore-dmesg-boot-1.txt", R_OK, 0));
+                engine_free(e);
+                sd_event_unref(c.event);
+        }
+        unlink(kernel);
+        unlink(core);
+        unlink(calls_path);
+}
+
 int main(void)
 {
         ASSERT_TRUE(mkdtemp(state_dir) != NULL);
@@ -383,6 +522,7 @@ int main(void)
         test_kexec_without_kernel_is_env_error();
         test_crash_and_panic();
         test_graceful_asks_systemd();
+        test_crash_kernel_round_trip();
 
         {
                 char cmd[PATH_MAX + 16];
