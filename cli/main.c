@@ -21,6 +21,7 @@ typedef struct Verb {
 
 static const Verb verbs[] = {
         { "run", verb_run, "run a profile now, in this process, and print its report" },
+        { "resume", verb_resume, "resume the active runs in this process (after a reboot, without the daemon)" },
         { "validate", verb_validate, "check profiles for errors (--keys lists every key)" },
         { "check", verb_check, "what this host can do: KVM, modules, kexec, pstore, cgroups, ..." },
         { "start", verb_start, "start a run in the daemon" },

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "report.h"
 #include "self-protect.h"
+#include "store.h"
 #include "verbs.h"
 
 typedef struct RunCtx {
@@ -399,6 +400,157 @@ int verb_validate(int argc, char *argv[])
         if (json) {
                 print_json(out);
                 json_object_put(out);
+        }
+        return ret;
+}
+
+static void resume_help(void)
+{
+        printf("Usage: hvtorture resume [OPTIONS]\n\n"
+               "Resumes, in this process, the runs marked active in the state directory, as hvtortured\n"
+               "does when it starts: for hosts without the daemon, initrds and crash kernels. After a\n"
+               "reboot the run records how the last boot ended (planned by one of its triggers or not,\n"
+               "an unplanned one being evidence), collects pstore, and goes on to its end; in a crash\n"
+               "kernel it saves the crashed kernel's log from /proc/vmcore and, if the crash was the\n"
+               "run's own, reboots back. A run whose process is still alive is left alone.\n\n"
+               "      --state-dir=DIR      where the runs are (default: StateDirectory= of the config)\n"
+               "      --config=FILE        host config (default " HVT_HOST_CONFIG ")\n"
+               "      --allow-destructive  as for 'run': the run's destructive actions may go on\n"
+               "      --json               print each resumed run's report as JSON\n"
+               "      --junit=FILE         also write the report as JUnit XML to FILE\n"
+               "  -q, --quiet              no progress output\n"
+               "  -h, --help               this text\n\n"
+               "Exit: as 'run' for the last run resumed; 0 when there was nothing to resume.\n");
+}
+
+int verb_resume(int argc, char *argv[])
+{
+        enum { ARG_STATE_DIR = 0x100, ARG_CONFIG, ARG_ALLOW_DESTRUCTIVE, ARG_JSON, ARG_JUNIT };
+        static const struct option options[] = {
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "config", required_argument, NULL, ARG_CONFIG },
+                { "allow-destructive", no_argument, NULL, ARG_ALLOW_DESTRUCTIVE },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "junit", required_argument, NULL, ARG_JUNIT },
+                { "quiet", no_argument, NULL, 'q' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_(host_config_freep) HostConfig *host = NULL;
+        _cleanup_(store_freep) Store *store = NULL;
+        _cleanup_strv_free_ char **ids = NULL;
+        const char *config_path = HVT_HOST_CONFIG, *junit = NULL, *state_dir = NULL;
+        bool json = false, allow = false, quiet = false;
+        int c, r, ret = 0;
+        sigset_t mask;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "qh", options, NULL)) >= 0) {
+                switch (c) {
+                case ARG_STATE_DIR:
+                        state_dir = optarg;
+                        break;
+                case ARG_CONFIG:
+                        config_path = optarg;
+                        break;
+                case ARG_ALLOW_DESTRUCTIVE:
+                        allow = true;
+                        break;
+                case ARG_JSON:
+                        json = true;
+                        break;
+                case ARG_JUNIT:
+                        junit = optarg;
+                        break;
+                case 'q':
+                        quiet = true;
+                        break;
+                case 'h':
+                        resume_help();
+                        return 0;
+                default:
+                        fprintf(stderr, "See 'hvtorture resume --help'.\n");
+                        return EXIT_USAGE;
+                }
+        }
+        if (optind != argc) {
+                fprintf(stderr, "hvtorture resume: no arguments expected; see 'hvtorture resume --help'\n");
+                return EXIT_USAGE;
+        }
+        if (load_host_config(config_path, &host) < 0)
+                return EXIT_USAGE;
+        if (!state_dir)
+                state_dir = host->state_dir ? host->state_dir : HVT_STATE_DIR;
+        r = store_open(state_dir, &store);
+        if (r >= 0)
+                r = store_list_active(store, &ids);
+        if (r < 0) {
+                log_error_errno(r, "Cannot look for active runs in %s: %m", state_dir);
+                return EXIT_USAGE;
+        }
+        if (!ids || !ids[0]) {
+                if (!quiet)
+                        fprintf(stderr, "No active run in %s: nothing to resume.\n", state_dir);
+                return 0;
+        }
+
+        self_protect("hvtorture resume");
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+
+        for (size_t i = 0; ids[i]; i++) {
+                EngineOptions opts = { .state_dir = state_dir, .host = host, .allow_destructive = allow };
+                RunCtx ctx = { .quiet = quiet, .tty = isatty(STDERR_FILENO) };
+                EngineCallbacks cb = { .progress = on_progress, .finished = on_finished, .evidence = on_evidence,
+                                       .userdata = &ctx };
+                Engine *engine = NULL;
+                json_object *report;
+
+                r = sd_event_new(&ctx.event);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot create the event loop: %m"), EXIT_USAGE;
+                r = engine_resume(ctx.event, ids[i], &opts, &cb, &engine);
+                if (r == -EBUSY || r == -ESTALE) {
+                        if (!quiet)
+                                fprintf(stderr, "Run %s: %s\n", ids[i],
+                                        r == -EBUSY ? "its process is still running it; left alone"
+                                                    : "stays active; it resumes after the next boot");
+                        sd_event_unref(ctx.event);
+                        continue;
+                }
+                if (r < 0) {
+                        log_error_errno(r, "Cannot resume run %s: %m", ids[i]);
+                        sd_event_unref(ctx.event);
+                        ret = EXIT_USAGE;
+                        continue;
+                }
+                ctx.engine = engine;
+                if (!quiet)
+                        fprintf(stderr, "Run %s %s\n", ids[i],
+                                engine_state(engine) == RUN_FINISHED ? "closed" : "resumed");
+                if (engine_state(engine) != RUN_FINISHED) {
+                        sd_event_add_signal(ctx.event, NULL, SIGINT, on_signal, &ctx);
+                        sd_event_add_signal(ctx.event, NULL, SIGTERM, on_signal, &ctx);
+                        sd_event_add_signal(ctx.event, NULL, SIGHUP, on_signal, &ctx);
+                        r = sd_event_loop(ctx.event);
+                        if (r < 0)
+                                log_error_errno(r, "Event loop failed: %m");
+                }
+                report = engine_report_json(engine);
+                if (json)
+                        print_json(report);
+                else
+                        report_print_text(report, stdout);
+                ret = verdict_exit_code(engine_verdict(engine));
+                if (junit && write_junit(report, junit) != 0)
+                        ret = EXIT_USAGE;
+                json_object_put(report);
+                engine_free(engine);
+                sd_event_unref(ctx.event);
         }
         return ret;
 }

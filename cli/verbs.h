@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 int verb_run(int argc, char *argv[]);
+int verb_resume(int argc, char *argv[]);
 int verb_validate(int argc, char *argv[]);
 int verb_check(int argc, char *argv[]);
 int verb_start(int argc, char *argv[]);
