@@ -17,7 +17,7 @@
 #
 # lab-flavour: systemd
 # lab-files: tests/lab/profiles/daemon.ini
-# lab-deadline: 300
+# lab-deadline: 180
 
 # shellcheck source=tests/lab/guest/lab-guest.sh
 . /usr/lib/hvtlab/lab-guest.sh
