@@ -79,7 +79,10 @@ int manager_new(sd_event *event, const ManagerOptions *opts, Manager **ret)
         r = load_config(m, &m->host);
         if (r < 0)
                 return log_error_errno(r, "Cannot load host config %s: %m", m->config_path);
-        collect_boot_pstore(m);
+        /* Filled by collect_boot_pstore(), after manager_resume_runs() let the runs take theirs. */
+        m->boot_evidence = json_object_new_array();
+        if (!m->boot_evidence)
+                return -ENOMEM;
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -120,7 +123,9 @@ static int boot_evidence_sink(int kind, json_object *item, bool counted, void *u
 
 /*
  * pstore at daemon start: a crash since the last boot left records that
- * the next crash could overwrite. Take them into STATE/pstore/TIME now.
+ * the next crash could overwrite. Take them into STATE/pstore/TIME now —
+ * but only what is left once the unfinished runs were resumed or closed:
+ * a crash during a run is that run's evidence, collected by the run.
  */
 static void collect_boot_pstore(Manager *m)
 {
@@ -132,7 +137,6 @@ static void collect_boot_pstore(Manager *m)
         struct tm tm;
         int r;
 
-        m->boot_evidence = json_object_new_array();
         r = store_open(state_dir(m), &s);
         if (r < 0)
                 return (void)log_warning_errno(r, "Cannot open %s for pstore records, ignoring: %m", state_dir(m));
@@ -639,8 +643,11 @@ int manager_resume_runs(Manager *m)
         r = store_open(state_dir(m), &s);
         if (r >= 0)
                 r = store_list_active(s, &ids);
-        if (r < 0)
-                return log_warning_errno(r, "Cannot look for unfinished runs in %s, ignoring: %m", state_dir(m));
+        if (r < 0) {
+                log_warning_errno(r, "Cannot look for unfinished runs in %s, ignoring: %m", state_dir(m));
+                collect_boot_pstore(m);
+                return r;
+        }
 
         for (size_t i = 0; ids && ids[i]; i++) {
                 EngineOptions opts = { .host = m->host, .state_dir = m->state_dir_override };
@@ -682,6 +689,8 @@ int manager_resume_runs(Manager *m)
                 m->engine = e;
                 m->run_host = host;
         }
+        /* The runs took the records of crashes during them; what is left predates them all. */
+        collect_boot_pstore(m);
         notify_status(m);
         return 0;
 }

@@ -28,6 +28,8 @@ int manager_connect_bus(Manager *m);
 /*
  * At start: runs that did not end (the host rebooted, or the process that
  * ran them died) are resumed — one goes on in the daemon — or closed.
+ * Each takes the pstore records a crash during it left; the records left
+ * over are then kept as the daemon's own boot evidence (STATE/pstore/).
  */
 int manager_resume_runs(Manager *m);
 /* SIGTERM: stop the run (its report still gets written), then leave the loop. */

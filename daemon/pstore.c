@@ -216,7 +216,9 @@ static int record_init(PstoreRecord *rec, const char *path, uint64_t size, uint6
         base = strrchr(path, '/');
         base = base ? base + 1 : path;
         *rec = (PstoreRecord){ .size = size, .mtime_usec = mtime_usec };
-        if (base != path && streq(base, "dmesg.txt"))
+        /* systemd-pstore's reassembly: in the record's subdirectory (efi, erst), or at the top
+         * beside the raw records for backends it has no ids for (ramoops, systemd 252). */
+        if (streq(base, "dmesg.txt"))
                 rec->type = PSTORE_TYPE_DMESG_TXT;
         else {
                 r = pstore_parse_name(base, &rec->type, &rec->backend, &rec->id, &rec->compressed);

@@ -367,6 +367,48 @@ static void test_systemd_layout_and_collect(void)
         rm_rf(dst_t);
 }
 
+/*
+ * systemd-pstore (252) with ramoops: the raw record moved as it is, and its
+ * reassembly in a dmesg.txt beside it at the top (ramoops records carry no
+ * id it groups by). Both are one crash: one report, both collected, nothing
+ * left behind for the next daemon start to trip over.
+ */
+static void test_systemd_flat_ramoops(void)
+{
+        char src_t[] = "/tmp/test-pstore-sd-XXXXXX", dst_t[] = "/tmp/test-pstore-dst-XXXXXX";
+        _cleanup_close_ int src = mkdtemp_fd(src_t), dst = mkdtemp_fd(dst_t);
+        _cleanup_(pstore_set_freep) PstoreSet *s = NULL;
+        static const char raw[] = "Panic#1 Part1\n<0>[   50.054850] Kernel panic - not syncing: sysrq triggered crash\n";
+        _cleanup_free_ char *txt = NULL;
+        Reports rep = {};
+
+        put_file(src, "dmesg-ramoops-0", raw, strlen(raw), 1712345678);
+        ASSERT_TRUE(asprintf(&txt, "dmesg-ramoops-0:\n%s", raw) > 0);
+        put_file(src, "dmesg.txt", txt, strlen(txt), 1712345700);
+
+        ASSERT_OK(pstore_scan(src, &s));
+        ASSERT_EQ(s->n_records, 2);
+        ASSERT_EQ(s->skipped, 0);
+        ASSERT_EQ(s->n_dumps, 1);
+        ASSERT_OK(pstore_set_classify(s, 0, on_report, &rep));
+        ASSERT_EQ(rep.n, 1); /* the dump; dmesg.txt duplicates it */
+        ASSERT_OK(pstore_collect_all(src, s, dst, 0, NULL));
+        ASSERT_TRUE(file_is(dst, "dmesg-ramoops-0", raw, strlen(raw)));
+        ASSERT_TRUE(file_is(dst, "dmesg.txt", txt, strlen(txt)));
+        ASSERT_EQ(count_entries(src, "."), 0);
+        pstore_set_free(TAKE_PTR(s));
+
+        /* Alone (its raw record gone): the reassembly is the crash's only text, and is read. */
+        put_file(src, "dmesg.txt", txt, strlen(txt), 1712345700);
+        rep = (Reports){};
+        ASSERT_OK(pstore_scan(src, &s));
+        ASSERT_EQ(s->n_records, 1);
+        ASSERT_OK(pstore_set_classify(s, 0, on_report, &rep));
+        ASSERT_EQ(rep.n, 1);
+        rm_rf(src_t);
+        rm_rf(dst_t);
+}
+
 static void test_collect_keep_clash_and_resume(void)
 {
         char src_t[] = "/tmp/test-pstore-src-XXXXXX", dst_t[] = "/tmp/test-pstore-dst-XXXXXX";
@@ -529,6 +571,7 @@ int main(void)
         test_reassembly_order();
         test_reassembly_grouping();
         test_systemd_layout_and_collect();
+        test_systemd_flat_ramoops();
         test_collect_keep_clash_and_resume();
         test_collect_failures();
         test_scan_missing();
