@@ -422,11 +422,17 @@ int verb_status(int argc, char *argv[])
                 json_object_put(o);
                 return 0;
         }
-        printf("State:    %s\nRun:      %s\nProfile:  %s\nSeed:     %" PRId64 "\nElapsed:  %.0fs of %.0fs\n"
-               "Steps:    %" PRId64 "\nEvidence: %" PRId64 "\n",
-               json_get_str(o, "state", "?"), json_get_str(o, "run_id", "?"), json_get_str(o, "profile", "?"),
-               json_get_int(o, "seed", 0), json_get_double(o, "elapsed_s", 0), json_get_double(o, "duration_s", 0),
-               json_get_int(o, "steps", 0), json_get_int(o, "evidence_count", 0));
+        {
+                char of[32] = "∞";
+                if (json_get_double(o, "duration_s", 0) >= 0)
+                        snprintf(of, sizeof of, "%.0fs", json_get_double(o, "duration_s", 0));
+                printf("State:    %s\nRun:      %s\nProfile:  %s\nSeed:     %" PRId64 "\nElapsed:  %.0fs of %s\n"
+                       "Boots:    %" PRId64 " (%" PRId64 " planned reboots)\nSteps:    %" PRId64 "\nEvidence: %" PRId64 "\n",
+                       json_get_str(o, "state", "?"), json_get_str(o, "run_id", "?"), json_get_str(o, "profile", "?"),
+                       json_get_int(o, "seed", 0), json_get_double(o, "elapsed_s", 0), of,
+                       json_get_int(o, "boot_count", 1), json_get_int(o, "planned_reboots", 0),
+                       json_get_int(o, "steps", 0), json_get_int(o, "evidence_count", 0));
+        }
         if (json_object_object_get_ex(o, "actors", &actors)) {
                 json_object_object_foreach(actors, name, ac)
                 {

@@ -46,6 +46,9 @@ run_id=$(jq -r .run_id "$T/out")
 sleep 2
 expect_exit 0 "$HVT" status --json
 expect_json ".state == \"running\" and .run_id == \"$run_id\" and .steps > 0 and .actors.busact.steps > 0" "$T/out"
+expect_json ".boot_count == 1 and .planned_reboots == 0" "$T/out"
+expect_exit 0 "$HVT" status
+expect_grep "^Boots: +1 \(0 planned reboots\)" "$T/out"
 [ "$(busctl --system get-property org.hvtorture1 /org/hvtorture1 org.hvtorture1.Manager State)" = 's "running"' ] ||
     fail "State property is not running"
 rss_run=$(awk '/VmRSS/ {print $2}' /proc/$daemon/status)
