@@ -126,6 +126,38 @@ static int load_profile(const char *arg, Profile **ret)
         return r;
 }
 
+/* Signals and child exits come to us through the event loop, not as async handlers. */
+static void block_run_signals(void)
+{
+        sigset_t mask;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+}
+
+/* The report on stdout (text, JSON, or JUnit with --junit=-), JUnit to a file; returns the exit code. */
+static int print_report(Engine *engine, bool json, const char *junit)
+{
+        json_object *report = engine_report_json(engine);
+        int r;
+
+        if (junit && streq(junit, "-"))
+                ; /* stdout carries the XML */
+        else if (json)
+                print_json(report);
+        else
+                report_print_text(report, stdout);
+        r = verdict_exit_code(engine_verdict(engine));
+        if (junit && write_junit(report, junit) != 0)
+                r = EXIT_USAGE;
+        json_object_put(report);
+        return r;
+}
+
 int verb_run(int argc, char *argv[])
 {
         enum { ARG_STATE_DIR = 0x100, ARG_CONFIG, ARG_ALLOW_DESTRUCTIVE, ARG_JSON, ARG_JUNIT };
@@ -152,8 +184,6 @@ int verb_run(int argc, char *argv[])
         const char *config_path = HVT_HOST_CONFIG, *junit = NULL;
         bool dry_run = false, json = false;
         sd_event *event = NULL;
-        sigset_t mask;
-        json_object *report;
         int c, r;
 
         optind = 0;
@@ -250,13 +280,7 @@ int verb_run(int argc, char *argv[])
         /* This process writes the journal and the report: never the OOM killer's victim. */
         self_protect("hvtorture run");
 
-        /* Signals and child exits come to us through the event loop, not as async handlers. */
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGHUP);
-        sigaddset(&mask, SIGCHLD);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
+        block_run_signals();
 
         r = sd_event_default(&event);
         if (r < 0) {
@@ -298,17 +322,7 @@ int verb_run(int argc, char *argv[])
         if (r < 0)
                 log_error_errno(r, "Event loop failed: %m");
 
-        report = engine_report_json(engine);
-        if (junit && streq(junit, "-"))
-                ; /* stdout carries the XML */
-        else if (json)
-                print_json(report);
-        else
-                report_print_text(report, stdout);
-        r = verdict_exit_code(engine_verdict(engine));
-        if (junit && write_junit(report, junit) != 0)
-                r = EXIT_USAGE;
-        json_object_put(report);
+        r = print_report(engine, json, junit);
         engine = engine_free(engine);
         sd_event_unref(event);
         return r;
@@ -442,7 +456,6 @@ int verb_resume(int argc, char *argv[])
         const char *config_path = HVT_HOST_CONFIG, *junit = NULL, *state_dir = NULL;
         bool json = false, allow = false, quiet = false;
         int c, r, ret = 0;
-        sigset_t mask;
 
         optind = 0;
         while ((c = getopt_long(argc, argv, "qh", options, NULL)) >= 0) {
@@ -495,12 +508,7 @@ int verb_resume(int argc, char *argv[])
         }
 
         self_protect("hvtorture resume");
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGHUP);
-        sigaddset(&mask, SIGCHLD);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
+        block_run_signals();
 
         for (size_t i = 0; ids[i]; i++) {
                 EngineOptions opts = { .state_dir = state_dir, .host = host, .allow_destructive = allow };
@@ -508,7 +516,6 @@ int verb_resume(int argc, char *argv[])
                 EngineCallbacks cb = { .progress = on_progress, .finished = on_finished, .evidence = on_evidence,
                                        .userdata = &ctx };
                 Engine *engine = NULL;
-                json_object *report;
 
                 r = sd_event_new(&ctx.event);
                 if (r < 0)
@@ -540,15 +547,7 @@ int verb_resume(int argc, char *argv[])
                         if (r < 0)
                                 log_error_errno(r, "Event loop failed: %m");
                 }
-                report = engine_report_json(engine);
-                if (json)
-                        print_json(report);
-                else
-                        report_print_text(report, stdout);
-                ret = verdict_exit_code(engine_verdict(engine));
-                if (junit && write_junit(report, junit) != 0)
-                        ret = EXIT_USAGE;
-                json_object_put(report);
+                ret = print_report(engine, json, junit);
                 engine_free(engine);
                 sd_event_unref(ctx.event);
         }

@@ -191,21 +191,6 @@ static void plan_clear(ModPlan *p)
         *p = (ModPlan){};
 }
 
-_printf_(2, 3) static int fail(char **reason, const char *format, ...)
-{
-        va_list ap;
-        int r;
-
-        va_start(ap, format);
-        r = vasprintf(reason, format, ap);
-        va_end(ap);
-        if (r < 0) {
-                *reason = NULL;
-                return -ENOMEM;
-        }
-        return -EINVAL;
-}
-
 /* MODULE:PARAM=V|V…, split into o (names normalized); -EINVAL with why set when it is not that. */
 static int option_parse(const char *word, ModOption *o, const char **why)
 {
@@ -288,7 +273,7 @@ static int plan_resolve(const ModuleParams *p, const char *cpuinfo, ModPlan *ret
                         if (!vendor) {
                                 r = cpu_kvm_vendor_module(cpuinfo, &vendor);
                                 if (r < 0)
-                                        return fail(reason, "Modules=vendor: %s", r == -ENODEV
+                                        return action_reason(reason, -EINVAL, "Modules=vendor: %s", r == -ENODEV
                                                     ? "this CPU has neither vmx nor svm in its flags (no hardware "
                                                       "virtualization, or the firmware or the hypervisor hides it)"
                                                     : "cannot read the CPU flags");
@@ -303,7 +288,7 @@ static int plan_resolve(const ModuleParams *p, const char *cpuinfo, ModPlan *ret
                 if (dup)
                         continue;
                 if (ret->n >= MODULES_MAX)
-                        return fail(reason, "Modules=: more than %d modules", MODULES_MAX);
+                        return action_reason(reason, -EINVAL, "Modules=: more than %d modules", MODULES_MAX);
                 snprintf(ret->mods[ret->n].name, sizeof ret->mods[ret->n].name, "%s", name);
                 ret->mods[ret->n].from_vendor = streq(*m, "vendor");
                 ret->touches_kvm = ret->touches_kvm || is_kvm_module(name);
@@ -315,12 +300,12 @@ static int plan_resolve(const ModuleParams *p, const char *cpuinfo, ModPlan *ret
                 bool found = false;
 
                 if (ret->n_opts >= OPTIONS_MAX)
-                        return fail(reason, "Options=: more than %d options", OPTIONS_MAX);
+                        return action_reason(reason, -EINVAL, "Options=: more than %d options", OPTIONS_MAX);
                 if (option_parse(*w, o, &why) < 0)
-                        return fail(reason, "Options=%s: %s", *w, why);
+                        return action_reason(reason, -EINVAL, "Options=%s: %s", *w, why);
                 if (streq(o->module, "vendor")) {
                         if (!vendor && (r = cpu_kvm_vendor_module(cpuinfo, &vendor)) < 0)
-                                return fail(reason, "Options=%s: 'vendor' names no module on this CPU (no vmx or svm)", *w);
+                                return action_reason(reason, -EINVAL, "Options=%s: 'vendor' names no module on this CPU (no vmx or svm)", *w);
                         snprintf(o->module, sizeof o->module, "%s", vendor);
                 }
                 for (size_t i = 0; i < ret->n; i++)
@@ -328,12 +313,12 @@ static int plan_resolve(const ModuleParams *p, const char *cpuinfo, ModPlan *ret
                 if (!found) {
                         if (has_vendor_word && (streq(o->module, "kvm_intel") || streq(o->module, "kvm_amd")))
                                 continue; /* the other vendor's options: not for this CPU */
-                        return fail(reason, "Options=%s: %s is not one of the modules this action cycles (Modules=)",
+                        return action_reason(reason, -EINVAL, "Options=%s: %s is not one of the modules this action cycles (Modules=)",
                                     *w, o->module);
                 }
                 for (size_t i = 0; i < ret->n_opts; i++)
                         if (streq(ret->opts[i].module, o->module) && streq(ret->opts[i].param, o->param))
-                                return fail(reason, "Options=%s: %s:%s is given twice", *w, o->module, o->param);
+                                return action_reason(reason, -EINVAL, "Options=%s: %s:%s is given twice", *w, o->module, o->param);
                 ret->n_opts++;
         }
         return 0;
@@ -356,7 +341,7 @@ static int plan_check_allowed(const ModuleParams *p, const ModPlan *plan, const 
         const char *path;
 
         if (!host || !host->config)
-                return fail(reason, "no host config was read: module actions load and unload only what its "
+                return action_reason(reason, -EINVAL, "no host config was read: module actions load and unload only what its "
                                     "AllowModules= names");
         path = host->config->path ? host->config->path : HVT_HOST_CONFIG;
         for (size_t i = 0; i < plan->n; i++) {
@@ -372,14 +357,14 @@ static int plan_check_allowed(const ModuleParams *p, const ModPlan *plan, const 
                                 fprintf(f, "%s%s", a == host->config->allow_modules ? "" : " ", *a);
                         fclose(f);
                 }
-                (void)fail(reason, "Modules=%s%s%s: %s is not in AllowModules= of %s (it allows: %s); add it there to let "
+                (void)action_reason(reason, -EINVAL, "Modules=%s%s%s: %s is not in AllowModules= of %s (it allows: %s); add it there to let "
                            "profiles load and unload it", plan->mods[i].from_vendor ? "vendor (" : "",
                            plan->mods[i].name, plan->mods[i].from_vendor ? ")" : "", plan->mods[i].name, path,
                            list && list[0] ? list : "nothing");
                 return -EPERM;
         }
         if (p->unload == UNLOAD_FORCE && !host->config->allow_destructive) {
-                (void)fail(reason, "Unload=force removes modules still in use and can crash the host: it needs "
+                (void)action_reason(reason, -EINVAL, "Unload=force removes modules still in use and can crash the host: it needs "
                                    "AllowDestructive=yes in [Host] of %s itself (--allow-destructive is not enough)",
                            path);
                 return -EPERM;
@@ -437,13 +422,13 @@ static int plan_lookup(ModPlan *plan, ModCtx *ctx, char **reason)
                 ModEntry *m = &plan->mods[i];
                 r = modctx_lookup(ctx, m->name, &m->mod);
                 if (r == -ENOENT)
-                        return fail(reason, "Modules=: there is no module %s for this kernel (in %s/modules.dep)",
+                        return action_reason(reason, -EINVAL, "Modules=: there is no module %s for this kernel (in %s/modules.dep)",
                                     m->name, modctx_dirname(ctx));
                 if (r == -EOPNOTSUPP)
-                        return fail(reason, "Modules=: %s is built into this kernel: it can be neither loaded nor "
+                        return action_reason(reason, -EINVAL, "Modules=: %s is built into this kernel: it can be neither loaded nor "
                                             "unloaded", m->name);
                 if (r < 0)
-                        return fail(reason, "Modules=: cannot look up %s in %s: %s", m->name, modctx_dirname(ctx),
+                        return action_reason(reason, -EINVAL, "Modules=: cannot look up %s in %s: %s", m->name, modctx_dirname(ctx),
                                     strerror(-r));
         }
         for (size_t i = 0; i < plan->n_opts; i++) {
@@ -457,7 +442,7 @@ static int plan_lookup(ModPlan *plan, ModCtx *ctx, char **reason)
                                 mod = plan->mods[j].mod;
                 r = module_param_types(mod, &types);
                 if (r < 0)
-                        return fail(reason, "Options=%s: cannot read the modinfo of %s: %s", o->word, o->module,
+                        return action_reason(reason, -EINVAL, "Options=%s: cannot read the modinfo of %s: %s", o->word, o->module,
                                     strerror(-r));
                 type = module_param_type_find(types, o->param);
                 if (!type) {
@@ -469,17 +454,17 @@ static int plan_lookup(ModPlan *plan, ModCtx *ctx, char **reason)
                                         fprintf(f, "%s%.*s", t == types ? "" : " ", (int)strcspn(*t, ":"), *t);
                                 fclose(f);
                         }
-                        return fail(reason, "Options=%s: %s has no parameter '%s' (its parameters: %s)", o->word,
+                        return action_reason(reason, -EINVAL, "Options=%s: %s has no parameter '%s' (its parameters: %s)", o->word,
                                     o->module, o->param, list && list[0] ? list : "none");
                 }
                 for (unsigned v = 0; v < o->n_values; v++)
                         if (module_param_value_check(type, o->values[v]) < 0)
-                                return fail(reason, "Options=%s: '%s' is not a valid %s for %s:%s", o->word,
+                                return action_reason(reason, -EINVAL, "Options=%s: '%s' is not a valid %s for %s:%s", o->word,
                                             o->values[v], type, o->module, o->param);
         }
         r = plan_order(plan);
         if (r < 0)
-                return fail(reason, "Modules=: cannot order the modules by their dependencies: %s", strerror(-r));
+                return action_reason(reason, -EINVAL, "Modules=: cannot order the modules by their dependencies: %s", strerror(-r));
         return 0;
 }
 
@@ -581,7 +566,7 @@ static int module_check_host(const void *params, char **reason)
 
         r = probe_module_loading(why, sizeof why);
         if (r < 0) {
-                (void)fail(reason, "%s", why);
+                (void)action_reason(reason, -EINVAL, "%s", why);
                 return r;
         }
         r = plan_resolve(params, cpuinfo_path, &plan, reason);
@@ -589,7 +574,7 @@ static int module_check_host(const void *params, char **reason)
                 return r;
         r = modctx_new(&ctx);
         if (r < 0)
-                return fail(reason, "cannot read the module indexes of this kernel (libkmod): %s", strerror(-r));
+                return action_reason(reason, -EINVAL, "cannot read the module indexes of this kernel (libkmod): %s", strerror(-r));
         return plan_lookup(&plan, ctx, reason);
 }
 

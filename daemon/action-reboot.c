@@ -21,7 +21,6 @@
  */
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <linux/reboot.h>
 #include <stddef.h>
 #include <sys/reboot.h>
@@ -33,19 +32,6 @@
 #include "action.h"
 #include "log.h"
 #include "store.h"
-
-_printf_(2, 3) static int fail(char **reason, const char *format, ...)
-{
-        va_list ap;
-        int r;
-
-        va_start(ap, format);
-        r = vasprintf(reason, format, ap);
-        va_end(ap);
-        if (r < 0)
-                *reason = NULL;
-        return 0;
-}
 
 /* ---- the real kernel ---- */
 
@@ -458,10 +444,10 @@ static int kexec_check_host(const void *params, char **reason)
 {
         char buf[PATH_MAX];
         if (access(host_path(buf, sizeof buf, "/sys/kernel/kexec_loaded"), F_OK) < 0)
-                return fail(reason, "this kernel has no kexec support (no /sys/kernel/kexec_loaded)"), -EOPNOTSUPP;
+                return action_reason(reason, -EOPNOTSUPP, "this kernel has no kexec support (no /sys/kernel/kexec_loaded)");
         if (file_says("/proc/sys/kernel/kexec_load_disabled", "1"))
-                return fail(reason, "kexec is disabled (kernel.kexec_load_disabled=1; it cannot be enabled again "
-                                    "without a reboot)"), -EPERM;
+                return action_reason(reason, -EPERM, "kexec is disabled (kernel.kexec_load_disabled=1; it cannot be enabled again "
+                                     "without a reboot)");
         return 0;
 }
 
@@ -488,16 +474,15 @@ static int crash_check_host(const void *params, char **reason)
                 return r;
         if (p->kernel && streq(p->kernel, "loaded")) {
                 if (!crash_kernel_loaded())
-                        return fail(reason, "Kernel=loaded, but no crash kernel is loaded (kexec -p, or kdump-tools)"),
-                               -ENOENT;
+                        return action_reason(reason, -ENOENT, "Kernel=loaded, but no crash kernel is loaded (kexec -p, or kdump-tools)");
                 return 0;
         }
         if (file_says("/sys/kernel/kexec_crash_size", "0"))
-                return fail(reason, "no memory is reserved for a crash kernel: boot with crashkernel=SIZE "
-                                    "(256M suits most kernels)"), -ENOMEM;
+                return action_reason(reason, -ENOMEM, "no memory is reserved for a crash kernel: boot with crashkernel=SIZE "
+                                     "(256M suits most kernels)");
         if (crash_kernel_loaded())
-                return fail(reason, "a crash kernel is already loaded (kdump-tools?) and is not ours to replace: "
-                                    "set Kernel=loaded to use it, or unload it (kexec -p -u)"), -EBUSY;
+                return action_reason(reason, -EBUSY, "a crash kernel is already loaded (kdump-tools?) and is not ours to replace: "
+                                     "set Kernel=loaded to use it, or unload it (kexec -p -u)");
         return 0;
 }
 
@@ -509,14 +494,14 @@ static int panic_check_host(const void *params, char **reason)
         if (!p->require_evidence)
                 return 0;
         if (!pstore_backend() && !crash_kernel_loaded())
-                return fail(reason, "a panic here would leave no evidence: no pstore backend (ramoops, efi_pstore) "
-                                    "and no crash kernel loaded; set one up (see `hvtorture check`), or "
-                                    "RequireEvidence=no"), -ENODEV;
+                return action_reason(reason, -ENODEV, "a panic here would leave no evidence: no pstore backend (ramoops, efi_pstore) "
+                                     "and no crash kernel loaded; set one up (see `hvtorture check`), or "
+                                     "RequireEvidence=no");
         if (!crash_kernel_loaded() && read_host_file("/proc/sys/kernel/panic", &v) >= 0 &&
             strtol(v, NULL, 10) == 0)
-                return fail(reason, "kernel.panic=0: after the panic the host would stay halted and the run could "
-                                    "not resume; set kernel.panic=SECONDS (or panic= on the command line), or "
-                                    "RequireEvidence=no"), -EINVAL;
+                return action_reason(reason, -EINVAL, "kernel.panic=0: after the panic the host would stay halted and the run could "
+                                     "not resume; set kernel.panic=SECONDS (or panic= on the command line), or "
+                                     "RequireEvidence=no");
         return 0;
 }
 
@@ -525,8 +510,7 @@ static int graceful_check_host(const void *params, char **reason)
         const RebootParams *p = params;
         char buf[PATH_MAX];
         if (access(host_path(buf, sizeof buf, "/run/systemd/system"), F_OK) < 0)
-                return fail(reason, "systemd is not the init system here; graceful asks systemd for the reboot"),
-                       -EOPNOTSUPP;
+                return action_reason(reason, -EOPNOTSUPP, "systemd is not the init system here; graceful asks systemd for the reboot");
         return p->mode == GRACEFUL_KEXEC ? kexec_check_host(params, reason) : 0;
 }
 

@@ -3,6 +3,9 @@
  * The registry of actions this build knows. Order is the order `validate
  * --keys` and error messages list them in.
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "action.h"
 
 extern const ActionType action_vm;
@@ -48,4 +51,19 @@ int action_outcome_index(const ActionType *t, const char *name)
                 if (streq(t->outcomes[i].name, name))
                         return (int)i;
         return -1;
+}
+
+int action_reason(char **reason, int error, const char *format, ...)
+{
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(reason, format, ap);
+        va_end(ap);
+        if (r < 0) {
+                *reason = NULL;
+                return -ENOMEM;
+        }
+        return error;
 }

@@ -118,6 +118,8 @@ typedef struct ActionType {
 /* Every action the build knows, and lookup by name. */
 extern const ActionType *const action_types[];
 const ActionType *action_type_find(const char *name);
+/* Sets *reason (allocated) for check_host/check_allowed and returns error (-ENOMEM if it cannot). */
+int action_reason(char **reason, int error, const char *format, ...) _printf_(3, 4);
 /* Index of an outcome by name, or -1. */
 int action_outcome_index(const ActionType *t, const char *name);
 
