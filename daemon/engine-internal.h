@@ -133,6 +133,7 @@ struct Engine {
          * next boot instead of ending it.
          */
         const ActorRun *reboot_pending;
+        bool reboot_under_way; /* its step reported "fired": systemd or the kernel has it (a stop before that ends the run) */
         bool suspended;
         bool crash_return; /* the pending reboot is the crash kernel's, back to the normal kernel */
         /* Where kmsg reading starts: the end for a new run; after a resume, where the last process stopped

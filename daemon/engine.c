@@ -377,7 +377,8 @@ static void handle_step(EngineWorker *w, const WorkerMsg *m)
         if ((t->flags & ACTION_REBOOTS) && o->class != OUTCOME_OK && e->reboot_pending == ar) {
                 e->reboot_pending = NULL;
                 (void)engine_save_state(e, NULL);
-        }
+        } else if ((t->flags & ACTION_REBOOTS) && e->reboot_pending == ar)
+                e->reboot_under_way = true;
 
         if (e->state == RUN_RUNNING && e->profile->iterations && e->total_steps >= e->profile->iterations)
                 engine_stop(e, "iterations reached");
@@ -933,8 +934,9 @@ void engine_stop(Engine *e, const char *reason)
         if (e->state != RUN_RUNNING)
                 return;
         e->state = RUN_STOPPING;
-        /* The host is going down under a trigger of ours (systemd stops us on the way): the run goes on after it. */
-        e->suspended = e->reboot_pending != NULL;
+        /* The host is going down under a trigger of ours (systemd stops us on the way): the run goes on after it.
+         * A stop while the trigger still waits to fire (to align) is an ordinary stop. */
+        e->suspended = e->reboot_pending && e->reboot_under_way;
         e->end_mono = now_ns(CLOCK_MONOTONIC);
         e->end_real = now_ns(CLOCK_REALTIME);
         free(e->stop_reason);
@@ -1036,6 +1038,7 @@ static void engine_finish(Engine *e)
                         e->cb.finished(e, e->cb.userdata);
                 return;
         }
+        e->reboot_pending = NULL; /* ended before its trigger fired: no reboot is coming */
 
         report = engine_report_json(e);
         text = json_object_to_json_string_ext(report, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);

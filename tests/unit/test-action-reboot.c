@@ -502,6 +502,46 @@ static void test_crash_kernel_round_trip(void)
         unlink(calls_path);
 }
 
+/* A run that ends while its kexec trigger still waits to align: an ordinary end, and the kernel it loaded is
+ * unloaded again (the tool leaves nothing of its own behind). */
+static void test_stop_before_fire_ends_run(void)
+{
+        char kernel[] = "/tmp/hvt-test-vmlinuz-XXXXXX", text[1024];
+        _cleanup_close_ int kfd = mkstemp(kernel);
+        _cleanup_free_ char *cl = NULL;
+        json_object *st;
+        char *error = NULL;
+        Ctx c = {};
+        Engine *e;
+
+        ASSERT_TRUE(kfd >= 0);
+        snprintf(text, sizeof text,
+                 "[Profile]\nDuration=1500ms\nDestructive=yes\n[Actor a]\nAction=idle\nIterations=1\nInterval=5s\n"
+                 "[Trigger kx]\nAction=kexec\nKernel=%s\nInitrd=none\nAt=300ms\nAlignWith=a:idle:busy\n",
+                 kernel);
+        e = run(text, true, &error, &c);
+        if (!e)
+                TEST_FAIL("run refused: %s", error);
+        cl = calls();
+        ASSERT_CONTAINS(cl, "kexec_file_load kernel=fd initrd=none flags=4 ");
+        ASSERT_CONTAINS(cl, "kexec_file_load kernel=none initrd=none flags=1 cmdline=\n");
+        ASSERT_TRUE(!strstr(cl, "reboot-kexec"));
+        {
+                Seen seen = {};
+                ASSERT_OK(journal_read(e->run_fd, "journal.jsonl", seen_record, &seen, NULL));
+                ASSERT_EQ(seen.stop, 1);
+                ASSERT_EQ(seen.suspend, 0);
+        }
+        st = read_state(e);
+        ASSERT_TRUE(json_object_get_boolean(json_object_object_get(st, "finished")));
+        ASSERT_TRUE(!json_object_object_get_ex(st, "pending_reboot", NULL));
+        json_object_put(st);
+        engine_free(e);
+        sd_event_unref(c.event);
+        unlink(kernel);
+        unlink(calls_path);
+}
+
 int main(void)
 {
         ASSERT_TRUE(mkdtemp(state_dir) != NULL);
@@ -521,6 +561,7 @@ int main(void)
         test_kexec_fires_after_its_intent();
         test_kexec_without_kernel_is_env_error();
         test_crash_and_panic();
+        test_stop_before_fire_ends_run();
         test_graceful_asks_systemd();
         test_crash_kernel_round_trip();
 
