@@ -237,6 +237,11 @@ RunState engine_state(const Engine *e)
 {
         return e->state;
 }
+bool engine_suspended(const Engine *e)
+{
+        return e->suspended;
+}
+
 Verdict engine_verdict(const Engine *e)
 {
         return e->verdict;

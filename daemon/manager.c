@@ -226,10 +226,14 @@ static int reap_engine(sd_event_source *s, void *userdata)
 static void on_finished(Engine *e, void *userdata)
 {
         Manager *m = userdata;
-        const char *v = verdict_to_string(engine_verdict(e));
+        const char *v = engine_suspended(e) ? "suspended" : verdict_to_string(engine_verdict(e));
 
         snprintf(m->last_run_id, sizeof m->last_run_id, "%s", strempty(engine_run_id(e)));
-        log_info("Run %s finished: %s (%s)", engine_run_id(e), v, strna(engine_error(e)));
+        if (engine_suspended(e))
+                log_info("Run %s suspended: the host is rebooting at its trigger's request; it resumes at the next "
+                         "start", engine_run_id(e));
+        else
+                log_info("Run %s finished: %s (%s)", engine_run_id(e), v, strna(engine_error(e)));
         if (m->bus)
                 (void)sd_bus_emit_signal(m->bus, HVT_BUS_PATH, HVT_BUS_INTERFACE, "RunFinished", "ss",
                                          engine_run_id(e), v);

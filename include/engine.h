@@ -81,6 +81,8 @@ void engine_kill(Engine *e);
 
 RunState engine_state(const Engine *e);
 Verdict engine_verdict(const Engine *e);
+/* True when the run stopped because a reboot of its own is under way: it goes on in the next boot. */
+bool engine_suspended(const Engine *e);
 const char *engine_run_id(const Engine *e);
 const char *engine_run_dir(const Engine *e);
 const char *engine_error(const Engine *e);
