@@ -932,6 +932,25 @@ int engine_launch(Engine *e)
 
 /* ---- stop and finish ---- */
 
+/* Is that worker in this phase now? (a seqlock read of its shared slot) */
+static bool worker_in_phase(Engine *e, size_t index, const char *phase)
+{
+        WorkerSlot *s = &e->shared->slots[index];
+        char now[WORKER_PHASE_MAX];
+        uint32_t seq;
+        int tries = 0;
+
+        if (e->workers[index].state != WS_RUNNING)
+                return false;
+        do {
+                seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+                memcpy(now, s->phase, sizeof now);
+                atomic_thread_fence(memory_order_acquire);
+        } while ((seq & 1 || seq != atomic_load_explicit(&s->seq, memory_order_acquire)) && ++tries < 100);
+        now[sizeof now - 1] = '\0';
+        return streq(now, phase);
+}
+
 void engine_stop(Engine *e, const char *reason)
 {
         json_object *rec;
@@ -939,9 +958,11 @@ void engine_stop(Engine *e, const char *reason)
         if (e->state != RUN_RUNNING)
                 return;
         e->state = RUN_STOPPING;
-        /* The host is going down under a trigger of ours (systemd stops us on the way): the run goes on after it.
-         * A stop while the trigger still waits to fire (to align) is an ordinary stop. */
-        e->suspended = e->reboot_pending && e->reboot_under_way;
+        /* The host may be going down under a trigger of ours (systemd stopping us on the way): engine_finish
+         * decides, once every worker has reported. */
+        if (e->reboot_pending && !e->reboot_under_way &&
+            worker_in_phase(e, e->reboot_pending->first_worker, "reboot:fire"))
+                e->reboot_under_way = true; /* it is asking right now; its "fired" may not have reached us yet */
         e->end_mono = now_ns(CLOCK_MONOTONIC);
         e->end_real = now_ns(CLOCK_REALTIME);
         free(e->stop_reason);
@@ -949,10 +970,8 @@ void engine_stop(Engine *e, const char *reason)
         e->stopped_early = !(streq(reason, "duration reached") || streq(reason, "iterations reached") ||
                              streq(reason, "all actors finished their iterations") || streq(reason, "reboots reached"));
 
-        rec = record_new(e->suspended ? "suspend" : "stop");
+        rec = record_new("stop");
         json_object_object_add(rec, "reason", jstr(reason));
-        if (e->suspended)
-                json_object_object_add(rec, "reboot_by", jstr(e->reboot_pending->actor->name));
         json_object_object_add(rec, "steps", ju64(e->total_steps));
         engine_journal_write(e, rec, JOURNAL_SYNC);
 
@@ -1031,7 +1050,14 @@ static void engine_finish(Engine *e)
                 (void)evidence_monitor_finish(e->monitor);
         e->verdict = compute_verdict(e);
         e->state = RUN_FINISHED;
+        /* A reboot of ours under way (its step said "fired", or was firing when we stopped): the run goes on
+         * after it. A stop while the trigger still waited to fire is an ordinary end. */
+        e->suspended = e->reboot_pending && e->reboot_under_way;
         if (e->suspended) {
+                rec = record_new("suspend");
+                json_object_object_add(rec, "reason", jstr(e->stop_reason));
+                json_object_object_add(rec, "reboot_by", jstr(e->reboot_pending->actor->name));
+                engine_journal_write(e, rec, JOURNAL_SYNC);
                 /* Not an end: counters and the pending reboot are saved, the run stays marked active. */
                 e->verdict = VERDICT_INCOMPLETE;
                 (void)engine_save_state(e, NULL);
