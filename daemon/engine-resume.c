@@ -353,6 +353,8 @@ int engine_resume(sd_event *event, const char *run_id, const EngineOptions *opts
         o.seed = jget_u64(st, "seed");
         o.seed_set = true;
         o.duration_ns = jget_u64(st, "duration_ns");
+        if (o.duration_ns >= (uint64_t)INT64_MAX)
+                o.duration_ns = UINT64_MAX; /* Duration=infinity, saved by ju64() clamped to INT64_MAX */
         o.daemon_owned = !close_only || streq(json_get_str(st, "owner", "cli"), "daemon");
         o.pstore_counted = true; /* a crash record found now happened during this run */
         r = engine_new(event, profile, &o, cb, &e);
