@@ -130,6 +130,23 @@ lab_wait_for() {
         [ -e "$1" ]
 }
 
+# Waits (at most SECONDS, default 120) until `hvtorture show --json ID` says the run has finished (show
+# answers for a run in progress too); keeps its last answer in out/show.json and records waited_s and
+# show_exit (the verdict's exit code).
+lab_wait_run_finished() {
+        _n=0
+        while :; do
+                timeout 30 hvtorture show --json "$1" >"$LAB_OUT/show.json" 2>"$LAB_OUT/show.err"
+                _rc=$?
+                jq -e '.state == "finished"' "$LAB_OUT/show.json" >/dev/null 2>&1 && break
+                _n=$((_n + 1))
+                [ "$_n" -lt "${2:-120}" ] || lab_fail "run $1 did not finish ${2:-120} s into boot $LAB_BOOT: $(head -c 300 "$LAB_OUT/show.json") $(cat "$LAB_OUT/show.err")"
+                sleep 1
+        done
+        lab_result waited_s "$_n"
+        lab_result show_exit "$_rc"
+}
+
 # Crashes the kernel (sysrq c); with panic=1 the guest boots again.
 lab_panic() {
         lab_log "boot $LAB_BOOT: panicking on purpose (sysrq c)"

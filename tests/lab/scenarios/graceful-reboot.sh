@@ -38,16 +38,7 @@ case "$LAB_BOOT" in
 2)
         id=$(sed -n 's/^run_id=//p' "$LAB_OUT/results.txt")
         [ -n "$id" ] || lab_fail "boot 1 recorded no run id"
-        n=0
-        while :; do
-                timeout 30 hvtorture show --json "$id" >"$LAB_OUT/show.json" 2>"$LAB_OUT/show.err"
-                lab_result_rc=$?
-                jq -e '.state == "finished"' "$LAB_OUT/show.json" >/dev/null 2>&1 && break
-                n=$((n + 1))
-                [ "$n" -lt 120 ] || lab_fail "run $id did not finish 120 s into boot 2: $(head -c 300 "$LAB_OUT/show.json")"
-                sleep 1
-        done
-        lab_result show_exit "$lab_result_rc"
+        lab_wait_run_finished "$id"
         timeout 30 hvtorture show "$id" >"$LAB_OUT/show.txt" 2>&1
         cp "/var/lib/hvtorture/runs/$id/journal.jsonl" "$LAB_OUT/journal.jsonl"
         lab_result active_after "$(ls /var/lib/hvtorture/active)"

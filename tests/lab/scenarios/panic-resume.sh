@@ -64,17 +64,7 @@ case "$LAB_BOOT" in
         lab_log "waiting for the resumed run $id to finish"
         # (show answers for a run in progress too, with its live state: wait for "finished".)
         timeout 30 hvtorture status --json >"$LAB_OUT/status-after-boot.json" 2>&1
-        n=0
-        while :; do
-                timeout 30 hvtorture show --json "$id" >"$LAB_OUT/show.json" 2>"$LAB_OUT/show.err"
-                rc=$?
-                jq -e '.state == "finished"' "$LAB_OUT/show.json" >/dev/null 2>&1 && break
-                n=$((n + 1))
-                [ "$n" -lt 120 ] || lab_fail "run $id did not finish 120 s into boot 2: $(head -c 300 "$LAB_OUT/show.json") $(cat "$LAB_OUT/show.err")"
-                sleep 1
-        done
-        lab_result waited_s "$n"
-        lab_result show_exit "$rc"
+        lab_wait_run_finished "$id"
         timeout 30 hvtorture show "$id" >"$LAB_OUT/show.txt" 2>&1
         timeout 30 hvtorture evidence --json "$id" >"$LAB_OUT/evidence.json" 2>"$LAB_OUT/evidence.err"
         timeout 30 hvtorture evidence "$id" >"$LAB_OUT/evidence.txt" 2>&1

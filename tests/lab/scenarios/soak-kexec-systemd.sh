@@ -101,17 +101,7 @@ CONF
         id=$(sed -n 's/^run_id=//p' "$LAB_OUT/results.txt")
         [ -n "$id" ] || lab_fail "boot 1 recorded no run id"
         lab_log "boot 4: waiting for the daemon to close run $id (Reboots=3)"
-        n=0
-        while :; do
-                timeout 30 hvtorture show --json "$id" >"$LAB_OUT/show.json" 2>"$LAB_OUT/show.err"
-                rc=$?
-                jq -e '.state == "finished"' "$LAB_OUT/show.json" >/dev/null 2>&1 && break
-                n=$((n + 1))
-                [ "$n" -lt 120 ] || lab_fail "run $id did not finish 120 s into boot 4: $(head -c 300 "$LAB_OUT/show.json") $(cat "$LAB_OUT/show.err")"
-                sleep 1
-        done
-        lab_result waited_s "$n"
-        lab_result show_exit "$rc"
+        lab_wait_run_finished "$id"
         timeout 30 hvtorture show "$id" >"$LAB_OUT/show.txt" 2>&1
         timeout 30 hvtorture evidence --json "$id" >"$LAB_OUT/evidence.json" 2>"$LAB_OUT/evidence.err"
         timeout 30 hvtorture status --json >"$LAB_OUT/status-boot-4.json" 2>&1
