@@ -61,7 +61,12 @@ Every=20s
 AlignWith=kvm-cycle:module:unload
 
 [Evidence]
+# Under software emulation a vCPU starved of host time (a systemd boot, a
+# kvm_amd load, another guest on the same core) trips the soft-lockup and
+# RCU-stall detectors with no kernel bug behind it: recorded, not counted.
+# Every other kind still fails the run.
 StopOn=panic
+Ignore=rcu-stall lockup
 EOF
         hvtorture run --dry-run /tmp/p/soak.ini >"$LAB_OUT/dry-run.txt" 2>&1 || lab_fail "dry run failed"
         lab_log "boot 1: soak starts; a forced kexec every 20 s of run time"
