@@ -65,23 +65,13 @@ json_object *engine_actions_in_flight(Engine *e)
 
         for (size_t i = 0; i < e->n_workers; i++) {
                 EngineWorker *w = &e->workers[i];
-                WorkerSlot *s = &e->shared->slots[i];
                 char phase[WORKER_PHASE_MAX];
                 uint64_t since, iteration;
-                uint32_t seq;
                 json_object *o;
-                int tries = 0;
 
                 if (w->state != WS_RUNNING)
                         continue;
-                do { /* seqlock read */
-                        seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-                        memcpy(phase, s->phase, sizeof phase);
-                        since = s->phase_since_ns;
-                        iteration = s->iteration;
-                        atomic_thread_fence(memory_order_acquire);
-                } while ((seq & 1 || seq != atomic_load_explicit(&s->seq, memory_order_acquire)) && ++tries < 100);
-                phase[sizeof phase - 1] = '\0';
+                engine_worker_phase(e, i, phase, &since, &iteration);
 
                 o = json_object_new_object();
                 json_object_object_add(o, "actor", jstr(w->ar->actor->name));

@@ -148,6 +148,10 @@ int engine_collect_vmcore(Engine *e, const char *path);
 
 /* ---- helpers (engine.c) ---- */
 
+/* What worker INDEX is doing now (its phase, since when, its iteration), read from its shared slot. */
+void engine_worker_phase(Engine *e, size_t index, char phase[static WORKER_PHASE_MAX], uint64_t *ret_since,
+                         uint64_t *ret_iteration);
+
 void engine_set_error(Engine *e, const char *fmt, ...) _printf_(2, 3);
 /* Appends a record to the run journal; on a write error the run stops (what is written stays). Consumes rec. */
 void engine_journal_write(Engine *e, json_object *rec, JournalSync sync);

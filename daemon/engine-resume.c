@@ -229,10 +229,11 @@ static void current_boot_id(const EngineOptions *opts, char buf[static 37])
                 (void)read_boot_id(buf);
 }
 
-static bool in_crash_kernel(const EngineOptions *opts)
+/* The crashed kernel's core when this is a crash kernel, else NULL. */
+static const char *crash_kernel_vmcore(const EngineOptions *opts)
 {
         const char *path = opts->vmcore_path ? opts->vmcore_path : "/proc/vmcore";
-        return path[0] && access(path, R_OK) == 0;
+        return path[0] && access(path, R_OK) == 0 ? path : NULL;
 }
 
 /*
@@ -272,7 +273,6 @@ static int crash_kernel_boot(Engine *e, json_object *pending, BootEnd end, const
                         e->reboot_pending = &e->actors[i];
         e->crash_return = true;
         (void)engine_save_state(e, NULL);
-        (void)journal_sync(e->journal);
         log_notice("Run %s: crash kernel after [Trigger %s]; log saved, rebooting into the normal kernel", e->run_id,
                    trigger);
         reboot_ops->sync();
@@ -300,6 +300,7 @@ int engine_resume(sd_event *event, const char *run_id, const EngineOptions *opts
         pid_t owner_pid = 0;
         bool close_only;
         bool crash_return = false;
+        const char *vmcore;
         BootEnd end;
         int r;
 
@@ -440,8 +441,8 @@ int engine_resume(sd_event *event, const char *run_id, const EngineOptions *opts
         json_object_object_add(rec, "steps_before", ju64(e->total_steps));
         json_object_object_add(rec, "continues", json_object_new_boolean(!close_only));
         engine_journal_write(e, rec, JOURNAL_SYNC);
-        if (in_crash_kernel(opts)) {
-                r = crash_kernel_boot(e, pending, end, opts->vmcore_path ? opts->vmcore_path : "/proc/vmcore");
+        if ((vmcore = crash_kernel_vmcore(opts))) {
+                r = crash_kernel_boot(e, pending, end, vmcore);
                 json_object_put(st);
                 return r;
         }

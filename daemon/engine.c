@@ -378,12 +378,16 @@ static void handle_step(EngineWorker *w, const WorkerMsg *m)
                 engine_journal_write(e, rec, ar->actor->role == ROLE_TRIGGER ? JOURNAL_SYNC : JOURNAL_NOSYNC);
         }
 
-        /* A reboot trigger that came back did not take the host down: the next boot is not its doing. */
-        if ((t->flags & ACTION_REBOOTS) && o->class != OUTCOME_OK && e->reboot_pending == ar) {
-                e->reboot_pending = NULL;
-                (void)engine_save_state(e, NULL);
-        } else if ((t->flags & ACTION_REBOOTS) && e->reboot_pending == ar)
-                e->reboot_under_way = true;
+        /* A reboot trigger that came back with an error did not take the host down: the next boot is not its
+         * doing. One that says "fired" has handed the reboot to the kernel or systemd. */
+        if (e->reboot_pending == ar) {
+                if (o->class == OUTCOME_OK)
+                        e->reboot_under_way = true;
+                else {
+                        e->reboot_pending = NULL;
+                        (void)engine_save_state(e, NULL);
+                }
+        }
 
         if (e->state == RUN_RUNNING && e->profile->iterations && e->total_steps >= e->profile->iterations)
                 engine_stop(e, "iterations reached");
@@ -932,23 +936,38 @@ int engine_launch(Engine *e)
 
 /* ---- stop and finish ---- */
 
-/* Is that worker in this phase now? (a seqlock read of its shared slot) */
-static bool worker_in_phase(Engine *e, size_t index, const char *phase)
+/* What a worker is doing now, from its shared slot (a seqlock read: the worker writes it without a lock). */
+void engine_worker_phase(Engine *e, size_t index, char phase[static WORKER_PHASE_MAX], uint64_t *ret_since,
+                         uint64_t *ret_iteration)
 {
         WorkerSlot *s = &e->shared->slots[index];
-        char now[WORKER_PHASE_MAX];
+        uint64_t since, iteration;
         uint32_t seq;
         int tries = 0;
 
-        if (e->workers[index].state != WS_RUNNING)
-                return false;
         do {
                 seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-                memcpy(now, s->phase, sizeof now);
+                memcpy(phase, s->phase, WORKER_PHASE_MAX);
+                since = s->phase_since_ns;
+                iteration = s->iteration;
                 atomic_thread_fence(memory_order_acquire);
         } while ((seq & 1 || seq != atomic_load_explicit(&s->seq, memory_order_acquire)) && ++tries < 100);
-        now[sizeof now - 1] = '\0';
-        return streq(now, phase);
+        phase[WORKER_PHASE_MAX - 1] = '\0';
+        if (ret_since)
+                *ret_since = since;
+        if (ret_iteration)
+                *ret_iteration = iteration;
+}
+
+/* Is the worker of this trigger asking for its reboot right now? */
+static bool reboot_firing(Engine *e, const ActorRun *ar)
+{
+        char phase[WORKER_PHASE_MAX];
+
+        if (e->workers[ar->first_worker].state != WS_RUNNING)
+                return false;
+        engine_worker_phase(e, ar->first_worker, phase, NULL, NULL);
+        return streq(phase, "reboot:fire");
 }
 
 void engine_stop(Engine *e, const char *reason)
@@ -960,8 +979,7 @@ void engine_stop(Engine *e, const char *reason)
         e->state = RUN_STOPPING;
         /* The host may be going down under a trigger of ours (systemd stopping us on the way): engine_finish
          * decides, once every worker has reported. */
-        if (e->reboot_pending && !e->reboot_under_way &&
-            worker_in_phase(e, e->reboot_pending->first_worker, "reboot:fire"))
+        if (e->reboot_pending && !e->reboot_under_way && reboot_firing(e, e->reboot_pending))
                 e->reboot_under_way = true; /* it is asking right now; its "fired" may not have reached us yet */
         e->end_mono = now_ns(CLOCK_MONOTONIC);
         e->end_real = now_ns(CLOCK_REALTIME);
@@ -1061,8 +1079,6 @@ static void engine_finish(Engine *e)
                 /* Not an end: counters and the pending reboot are saved, the run stays marked active. */
                 e->verdict = VERDICT_INCOMPLETE;
                 (void)engine_save_state(e, NULL);
-                if (e->journal)
-                        (void)journal_sync(e->journal);
                 log_info("Run %s suspended for the reboot [Trigger %s] asked for; it resumes in the next boot",
                          e->run_id, e->reboot_pending->actor->name);
                 if (e->cb.finished)
